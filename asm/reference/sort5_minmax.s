@@ -1,0 +1,45 @@
+; task: sort5
+; isa: minmax
+; registers: 6
+; length: 37
+; core_length: 27
+; found_by: hand-written sorting network, 9 comparators (0,1) (3,4) (2,4) (2,3) (0,3) (0,2) (1,4) (1,3) (1,2); 5 loads, 3 instructions per compare-exchange, 5 stores
+; verified: 541 tie-pattern rows + 30000 random int32 rows
+
+mov r0, m0
+mov r1, m1
+mov r2, m2
+mov r3, m3
+mov r4, m4
+mov r5, r0
+min r0, r1
+max r1, r5
+mov r5, r3
+min r3, r4
+max r4, r5
+mov r5, r2
+min r2, r4
+max r4, r5
+mov r5, r2
+min r2, r3
+max r3, r5
+mov r5, r0
+min r0, r3
+max r3, r5
+mov r5, r0
+min r0, r2
+max r2, r5
+mov r5, r1
+min r1, r4
+max r4, r5
+mov r5, r1
+min r1, r3
+max r3, r5
+mov r5, r1
+min r1, r2
+max r2, r5
+mov m0, r0
+mov m1, r1
+mov m2, r2
+mov m3, r3
+mov m4, r4

@@ -1,0 +1,50 @@
+"""Shared test helpers: paths and hypothesis strategies for programs and int32 rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from alphadev.isa import ActionSpace, Instruction, Layout, Op, Program
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = sorted((ROOT / "asm" / "reference").glob("*.s"))
+DATA = Path(__file__).resolve().parent / "data"
+
+settings.register_profile("ci", max_examples=60, deadline=None)
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.load_profile("ci")
+
+INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+EDGE_INT32 = st.sampled_from([-(2**31), -(2**31) + 1, -1, 0, 1, 2**31 - 2, 2**31 - 1])
+
+
+@st.composite
+def layouts(draw, max_n: int = 5, max_registers: int = 6) -> Layout:
+    return Layout(draw(st.integers(1, max_n)), draw(st.integers(1, max_registers)))
+
+
+@st.composite
+def programs(draw, layout: Layout | None = None, isa: str = "full", max_length: int = 30):
+    """A program whose first flag reader, if any, follows a cmp (the only rule the emulator
+    needs); registers may be read before written (they start at 0 in every interpreter)."""
+    layout = layout or draw(layouts())
+    space = ActionSpace(layout, isa)
+    picks = draw(st.lists(st.integers(0, space.num_actions - 1), max_size=max_length))
+    code = [space.instruction(a) for a in picks]
+    if layout.registers >= 1 and any(ins.op not in (Op.MOV, Op.MIN, Op.MAX) for ins in code):
+        r = layout.register(0)
+        code.insert(0, Instruction(Op.CMP, r, layout.register(layout.registers - 1)))
+    return Program(layout, tuple(code))
+
+
+def int32_rows(n_rows: int, width: int):
+    """``int32[n_rows, width]`` arrays mixing uniform and edge values."""
+    return st.lists(
+        st.lists(st.one_of(INT32, EDGE_INT32), min_size=width, max_size=width),
+        min_size=n_rows,
+        max_size=n_rows,
+    ).map(lambda rows: np.array(rows, dtype=np.int32).reshape(n_rows, width))
