@@ -1,0 +1,397 @@
+"""The assembly game: a pure state machine (no Gymnasium, no torch).
+
+A move appends one instruction. The machine state over all test rows is carried along, so a
+move costs one compiled pass: copy the parent's state and apply the one instruction
+(:func:`alphadev.emulator.apply_instruction_into`), never a replay of the program.
+
+Rules (the legal-action mask), after AlphaDev's pruning:
+
+1. memory is read in increasing order, each slot once (``mov rX, m{next}``);
+2. registers are first used in increasing order (a new register must be the lowest unused one);
+3. ``cmp``/``cmov*``/``min``/``max`` take registers only (the action space has no other forms);
+4. each memory slot is written once, and only after it was read (a store before the load would
+   destroy that input: no correct program does it);
+5. no read of a register that was never written;
+6. no two ``cmp`` in a row (the first would be dead);
+7. no-ops are removed: ``mov x, x``, ``cmp x, x``, ``cmov* x, x``, ``min/max x, x``, and any
+   ``cmov`` before the first ``cmp``.
+
+Rules 2, 6 and 7 only remove programs that have an equivalent, no longer one left in (symmetry
+and dead code). Rules 1 and 4 restrict the space to kernels that read each input once in order
+and write each output once: that is the space we search (README, "The game").
+
+The game ends when the program sorts every test row, at ``max_length``, or when no legal move is
+left. Reward (:class:`RewardConfig`): ``correctness_weight * (score_t - score_{t-1}) / max_score``
+each move, where the score counts items in their sorted place summed over rows (AlphaDev's), plus
+``correct_bonus - latency_weight * latency(program)`` on the move that makes it correct.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from alphadev.emulator import apply_instruction_into
+from alphadev.isa import Op, Program
+from alphadev.latency import latency
+from alphadev.tasks import SortTask, count_in_place
+
+__all__ = [
+    "AssemblyGame",
+    "GameState",
+    "IllegalActionError",
+    "RewardConfig",
+    "default_max_length",
+    "distinct_rows",
+    "legal_actions",
+    "state_key",
+]
+
+# Bookkeeping vector ``book: int64[6]`` carried by every state.
+WRITTEN = 0  # bitmask over locations holding a defined value (memory starts defined)
+NEXT_LOAD = 1  # the only memory slot a load may read next
+STORED = 2  # bitmask over memory slots already stored
+REGS_USED = 3  # registers r0..r{REGS_USED-1} have been written
+FLAGS_VALID = 4  # a cmp has run
+LAST_CMP = 5  # the previous instruction was a cmp
+BOOK_SIZE = 6
+
+_MOV, _CMP, _MIN, _MAX = int(Op.MOV), int(Op.CMP), int(Op.MIN), int(Op.MAX)
+_CMOV_LO, _CMOV_HI = int(Op.CMOVL), int(Op.CMOVGE)
+
+#: Optimal comparator counts of sorting networks for n = 0..8.
+_NETWORK_COMPARATORS = (0, 0, 1, 3, 5, 9, 12, 16, 19)
+
+
+def default_max_length(n: int) -> int:
+    """The cmov sorting-network length for ``n`` plus 2: 10, 20, 30, 48 for n = 2..5."""
+    comparators = _NETWORK_COMPARATORS[n] if n < len(_NETWORK_COMPARATORS) else n * n
+    return 2 * n + 4 * comparators + 2
+
+
+@njit(cache=True, nogil=True)
+def _legal_mask(actions, book, n, out):  # pragma: no cover - compiled
+    """Fill ``out: int8[num_actions]`` with 1 for legal actions under the rules above."""
+    written = book[WRITTEN]
+    next_load = book[NEXT_LOAD]
+    stored = book[STORED]
+    regs_used = book[REGS_USED]
+    flags_valid = book[FLAGS_VALID]
+    last_cmp = book[LAST_CMP]
+    for a in range(actions.shape[0]):
+        op = actions[a, 0]
+        dst = actions[a, 1]
+        src = actions[a, 2]
+        ok = False
+        if dst != src:
+            src_ok = (written >> src) & 1
+            dst_ok = (written >> dst) & 1
+            if op == _MOV:
+                if src < n:  # load: next slot in order, into a used or the next fresh register
+                    ok = src == next_load and dst - n <= regs_used
+                elif dst < n:  # store: once, after that slot was loaded
+                    ok = src_ok == 1 and ((stored >> dst) & 1) == 0 and dst < next_load
+                else:
+                    ok = src_ok == 1 and dst - n <= regs_used
+            elif op == _CMP:
+                ok = last_cmp == 0 and src_ok == 1 and dst_ok == 1
+            elif _CMOV_LO <= op <= _CMOV_HI:
+                ok = flags_valid == 1 and src_ok == 1 and dst_ok == 1
+            else:  # min, max
+                ok = src_ok == 1 and dst_ok == 1
+        out[a] = 1 if ok else 0
+
+
+@njit(cache=True, nogil=True)
+def _step(
+    state, flags, book, op, dst, src, n, expected, out_state, out_flags, out_book
+):  # pragma: no cover - compiled
+    """One move: child state/flags/book from the parent's; returns the child's score."""
+    apply_instruction_into(state, flags, out_state, out_flags, op, dst, src)
+    for i in range(BOOK_SIZE):
+        out_book[i] = book[i]
+    if op == _CMP:
+        out_book[FLAGS_VALID] = 1
+        out_book[LAST_CMP] = 1
+    else:
+        out_book[LAST_CMP] = 0
+        out_book[WRITTEN] |= np.int64(1) << dst
+        if op == _MOV and src < n:
+            out_book[NEXT_LOAD] = src + 1
+        if dst < n:
+            out_book[STORED] |= np.int64(1) << dst
+        elif dst - n == book[REGS_USED]:
+            out_book[REGS_USED] = book[REGS_USED] + 1
+    return count_in_place(out_state, expected)
+
+
+_PRIME = np.uint64(0x100000001B3)
+_SEED = np.uint64(0xCBF29CE484222325)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mix(h, value):  # pragma: no cover - compiled
+    return (h ^ np.uint64(value & 0xFFFFFFFF)) * _PRIME
+
+
+@njit(cache=True, nogil=True)
+def _row_set_key(state, flags, expected, book):  # pragma: no cover - compiled
+    """64-bit hash of the *set* of distinct rows ``(locations, flag, expected)`` plus the
+    bookkeeping; returns ``(key, number of distinct rows)``."""
+    rows, cols = state.shape
+    n = expected.shape[1]
+    use_flags = book[FLAGS_VALID] == 1
+    hashes = np.empty(rows, dtype=np.uint64)
+    for r in range(rows):
+        h = _SEED
+        for c in range(cols):
+            h = _mix(h, np.int64(state[r, c]))
+        h = _mix(h, np.int64(flags[r]) + 7 if use_flags else np.int64(0))
+        for c in range(n):
+            h = _mix(h, np.int64(expected[r, c]))
+        h ^= h >> np.uint64(29)
+        hashes[r] = h
+    hashes.sort()
+    key = _SEED
+    distinct = 0
+    for r in range(rows):
+        if r == 0 or hashes[r] != hashes[r - 1]:
+            distinct += 1
+            key = (key ^ hashes[r]) * _PRIME
+            key ^= key >> np.uint64(31)
+    for i in range(BOOK_SIZE):
+        key = _mix(key, book[i])
+        key = _mix(key, book[i] >> 32)
+    return key, distinct
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Reward weights. Defaults: the shaping term sums to at most 1 over an episode (score
+    fraction gained), a correct program earns 1, and each unit of latency costs 0.01."""
+
+    correctness_weight: float = 1.0
+    correct_bonus: float = 1.0
+    latency_weight: float = 0.01
+    latency_model: str = "length"
+
+
+class IllegalActionError(ValueError):
+    """An action that the rules forbid in this state."""
+
+
+class GameState:
+    """A node of the game. Treat as immutable: children get fresh arrays.
+
+    Attributes:
+        program: tuple of action ids played so far.
+        state: int32[rows, locations], the machine state over the task's test rows.
+        flags: int8[rows], the flags of the last cmp per row.
+        book: int64[6], the bookkeeping the rules need (see module constants).
+        score: items in their sorted place summed over rows.
+    """
+
+    __slots__ = ("_distinct", "_key", "_mask", "book", "flags", "game", "program", "score", "state")
+
+    def __init__(self, game, program, state, flags, book, score):
+        self.game = game
+        self.program = program
+        self.state = state
+        self.flags = flags
+        self.book = book
+        self.score = score
+        self._mask = None
+        self._key = None
+        self._distinct = None
+
+    @property
+    def length(self) -> int:
+        return len(self.program)
+
+    @property
+    def correct(self) -> bool:
+        return self.score == self.game.max_score
+
+    @property
+    def registers_used(self) -> int:
+        return int(self.book[REGS_USED])
+
+    @property
+    def flags_valid(self) -> bool:
+        return bool(self.book[FLAGS_VALID])
+
+    @property
+    def last_was_cmp(self) -> bool:
+        return bool(self.book[LAST_CMP])
+
+    @property
+    def next_load(self) -> int:
+        return int(self.book[NEXT_LOAD])
+
+    def is_written(self, location: int) -> bool:
+        return bool((int(self.book[WRITTEN]) >> location) & 1)
+
+    def is_stored(self, slot: int) -> bool:
+        return bool((int(self.book[STORED]) >> slot) & 1)
+
+    def __repr__(self) -> str:
+        return f"GameState(length={self.length}, score={self.score}/{self.game.max_score})"
+
+
+class AssemblyGame:
+    """The rules and reward for one sort task. Stateless apart from its constants.
+
+    Args:
+        task: a :class:`~alphadev.tasks.SortTask`; or give ``n``, ``registers``, ``isa``.
+        max_length: the episode ends at this many instructions (default
+            :func:`default_max_length`).
+        reward: reward weights.
+    """
+
+    def __init__(
+        self,
+        task: SortTask | None = None,
+        *,
+        n: int = 3,
+        registers: int | None = None,
+        isa: str = "cmov",
+        max_length: int | None = None,
+        reward: RewardConfig | None = None,
+    ) -> None:
+        self.task = task if task is not None else SortTask(n, registers, isa)
+        self.n = self.task.n
+        self.layout = self.task.layout
+        self.action_space = self.task.action_space
+        self.actions = np.ascontiguousarray(self.action_space.actions, dtype=np.int32)
+        self.num_actions = len(self.actions)
+        self.max_length = max_length if max_length is not None else default_max_length(self.n)
+        self.reward_config = reward or RewardConfig()
+        self.max_score = self.task.max_correctness
+        if self.layout.num_locations > 62:
+            raise ValueError("bookkeeping bitmasks hold at most 62 locations")
+
+    # ------------------------------------------------------------------ states and moves
+
+    def initial_state(self) -> GameState:
+        book = np.zeros(BOOK_SIZE, dtype=np.int64)
+        book[WRITTEN] = (1 << self.n) - 1
+        state = self.task.initial_state
+        score = int(count_in_place(state, self.task.expected))
+        return GameState(self, (), state, self.task.initial_flags, book, score)
+
+    def legal_actions(self, gs: GameState) -> np.ndarray:
+        """``int8[num_actions]``, 1 = legal (empty mask once the game is over)."""
+        if gs._mask is None:
+            mask = np.zeros(self.num_actions, dtype=np.int8)
+            if not self.is_terminal_length_or_correct(gs):
+                _legal_mask(self.actions, gs.book, self.n, mask)
+            mask.setflags(write=False)
+            gs._mask = mask
+        return gs._mask
+
+    def apply(self, gs: GameState, action: int) -> GameState:
+        """The state after playing ``action``; raises :class:`IllegalActionError`."""
+        if not 0 <= action < self.num_actions:
+            raise IllegalActionError(f"action {action} out of range [0, {self.num_actions})")
+        if not self.legal_actions(gs)[action]:
+            raise IllegalActionError(self._why_illegal(gs, action))
+        return self._apply_unchecked(gs, action)
+
+    def _apply_unchecked(self, gs: GameState, action: int) -> GameState:
+        op, dst, src = self.actions[action]
+        state = np.empty_like(gs.state)
+        flags = np.empty_like(gs.flags)
+        book = np.empty_like(gs.book)
+        score = _step(
+            gs.state, gs.flags, gs.book, op, dst, src, self.n, self.task.expected,
+            state, flags, book,
+        )  # fmt: skip
+        return GameState(self, (*gs.program, int(action)), state, flags, book, int(score))
+
+    def step(self, gs: GameState, action: int) -> tuple[GameState, float, bool]:
+        """Play ``action``: ``(child, reward, terminal)``."""
+        child = self.apply(gs, action)
+        return child, self.reward(gs, child), self.is_terminal(child)
+
+    def reward(self, parent: GameState, child: GameState) -> float:
+        cfg = self.reward_config
+        value = cfg.correctness_weight * (child.score - parent.score) / self.max_score
+        if child.correct:
+            value += cfg.correct_bonus - cfg.latency_weight * latency(
+                self.program(child), cfg.latency_model
+            )
+        return value
+
+    def is_terminal_length_or_correct(self, gs: GameState) -> bool:
+        return gs.correct or gs.length >= self.max_length
+
+    def is_terminal(self, gs: GameState) -> bool:
+        """Correct on all rows, at ``max_length``, or no legal move left."""
+        return self.is_terminal_length_or_correct(gs) or not self.legal_actions(gs).any()
+
+    # ------------------------------------------------------------------ views
+
+    def program(self, gs: GameState) -> Program:
+        return Program(self.layout, tuple(self.action_space.instruction(a) for a in gs.program))
+
+    def state_key(self, gs: GameState) -> int:
+        """Hash of the set of distinct rows (locations, flags when valid, expected output) and
+        the bookkeeping: states with equal keys have the same legal futures and the same
+        correctness under every suffix (up to 64-bit hash collisions)."""
+        if gs._key is None:
+            key, distinct = _row_set_key(gs.state, gs.flags, self.task.expected, gs.book)
+            gs._key, gs._distinct = int(key), int(distinct)
+        return gs._key
+
+    def distinct_rows(self, gs: GameState) -> int:
+        """Number of distinct rows in the state (a cheap progress signal)."""
+        if gs._distinct is None:
+            self.state_key(gs)
+        return gs._distinct
+
+    def _why_illegal(self, gs: GameState, action: int) -> str:
+        ins = self.action_space.instruction(action)
+        text = f"{Op(ins.op).mnemonic} {self.layout.name(ins.dst)}, {self.layout.name(ins.src)}"
+        if self.is_terminal_length_or_correct(gs):
+            return f"illegal action {action} ({text}): the game is over"
+        return (
+            f"illegal action {action} ({text}) after {gs.length} instructions: {_reason(gs, ins)}"
+        )
+
+
+def _reason(gs: GameState, ins) -> str:
+    """A human-readable rule a (known illegal) instruction breaks."""
+    layout = gs.game.layout
+    if ins.dst == ins.src:
+        return "no-op (same source and destination)"
+    if ins.op == Op.MOV and layout.is_memory(ins.src):
+        return f"memory is read in order, once: the next load must read m{gs.next_load}"
+    if ins.op == Op.MOV and layout.is_memory(ins.dst):
+        if gs.is_stored(ins.dst):
+            return f"m{ins.dst} was already written"
+        if ins.dst >= gs.next_load:
+            return f"m{ins.dst} has not been read yet (a store would destroy that input)"
+    if ins.op == Op.CMP and gs.last_was_cmp:
+        return "two cmp in a row"
+    if ins.op in (Op.CMOVL, Op.CMOVG, Op.CMOVLE, Op.CMOVGE) and not gs.flags_valid:
+        return "cmov before any cmp"
+    reads = [ins.src] if ins.op == Op.MOV else [ins.src, ins.dst]
+    for loc in reads:
+        if not gs.is_written(loc):
+            return f"reads {layout.name(loc)}, which was never written"
+    return f"registers are first used in order: the next new register is r{gs.registers_used}"
+
+
+# Module-level spellings of the main queries, for callers that hold only a state.
+def legal_actions(gs: GameState) -> np.ndarray:
+    return gs.game.legal_actions(gs)
+
+
+def state_key(gs: GameState) -> int:
+    return gs.game.state_key(gs)
+
+
+def distinct_rows(gs: GameState) -> int:
+    return gs.game.distinct_rows(gs)
