@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -47,8 +45,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numba
 import numpy as np
+from common import machine_info, write_atomic
 from numba import njit
 
 from alphadev.emulator import ROW_BLOCK, reference_run, run_program
@@ -307,53 +305,6 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
-
-
-def machine_info() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    os_name = platform.platform()
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                os_name = f"{line.split('=', 1)[1].strip(chr(34))} ({platform.release()})"
-                break
-    except OSError:
-        pass
-    gcc = shutil.which("gcc")
-    gcc_version = "absent"
-    if gcc is not None:
-        done = subprocess.run([gcc, "-dumpfullversion"], capture_output=True, text=True)
-        gcc_version = done.stdout.strip() or "unknown"
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "CPU": cpu,
-        "cores": f"{os.cpu_count()} logical" + (f", {affinity} usable" if affinity else ""),
-        "OS": os_name,
-        "Python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "gcc": gcc_version,
-    }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a report is for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_markdown(

@@ -19,14 +19,12 @@ Usage: ``python benchmarks/game.py [--quick] [--seconds S] [--out PATH]``
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import machine_info, write_atomic
 
 from alphadev.env import AssemblyGameEnv
 from alphadev.game import AssemblyGame
@@ -153,18 +151,6 @@ def run_python(pg: PythonGame, seconds: float, rng: random.Random) -> tuple[int,
     return moves, time.perf_counter() - start
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about 30 seconds in all")
@@ -189,10 +175,12 @@ def main() -> None:
             f"python {p_rate:,.0f} moves/s, game/python {g_rate / p_rate:.1f}x"
         )
 
+    info = machine_info()
     lines = [
         "# Game throughput",
         "",
-        f"Machine: {machine()}; one core (single process). Python {platform.python_version()}.",
+        f"Machine: {info['CPU']} ({info['cores']}), {info['OS']}; one process. "
+        f"Python {info['Python']}, numpy {info['numpy']}, numba {info['numba']}.",
         f"Each loop plays random legal rollouts (cmov ISA) for {seconds:g} s per size; a move is",
         "legal mask + apply one action over all test rows. Baseline: the same rules and",
         "semantics in plain Python (benchmarks/game.py, `PythonGame`), measured in the same run.",
@@ -210,10 +198,7 @@ def main() -> None:
             f"{g / p:.1f}x | {e / p:.1f}x | {target} |"
         )
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(f.name, out)
+    write_atomic(out, "\n".join(lines) + "\n")
     print(f"wrote {out}")
 
 
