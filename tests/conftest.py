@@ -48,3 +48,21 @@ def int32_rows(n_rows: int, width: int):
         min_size=n_rows,
         max_size=n_rows,
     ).map(lambda rows: np.array(rows, dtype=np.int32).reshape(n_rows, width))
+
+
+def shortest_completion(game, start, limit: int) -> int | None:
+    """Exact, by breadth-first search under the game's rules with state-key dedup: the fewest
+    further moves from ``start`` to a correct state, or None if none within ``limit``."""
+    if start.correct:
+        return 0
+    frontier = {game.state_key(start): start}
+    for depth in range(1, limit + 1):
+        nxt = {}
+        for gs in frontier.values():
+            for a in np.flatnonzero(game.legal_actions(gs)):
+                child = game.apply(gs, int(a))
+                if child.correct:
+                    return depth
+                nxt.setdefault(game.state_key(child), child)
+        frontier = nxt
+    return None

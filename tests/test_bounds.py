@@ -9,7 +9,7 @@ from alphadev.bounds import DEAD, lower_bound, placed, progress
 from alphadev.game import AssemblyGame
 from alphadev.isa import Instruction, Op
 
-from .conftest import REFERENCE
+from .conftest import REFERENCE, shortest_completion
 
 
 def bound(g, gs):
@@ -51,23 +51,6 @@ def test_wrong_store_and_lost_value_are_dead():
 @functools.cache
 def sort2_game(isa):
     return AssemblyGame(n=2, isa=isa, max_length=10)
-
-
-def shortest_completion(g, start, limit):
-    """Exact: fewest further moves to a correct state (breadth-first), or None within limit."""
-    if start.correct:
-        return 0
-    frontier = {g.state_key(start): start}
-    for depth in range(1, limit + 1):
-        nxt = {}
-        for gs in frontier.values():
-            for a in np.flatnonzero(g.legal_actions(gs)):
-                child = g.apply(gs, int(a))
-                if child.correct:
-                    return depth
-                nxt.setdefault(g.state_key(child), child)
-        frontier = nxt
-    return None
 
 
 @settings(max_examples=40, deadline=None)

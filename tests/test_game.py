@@ -16,7 +16,7 @@ from alphadev.isa import CMOV_OPS, Instruction, Op, Program
 from alphadev.latency import length as program_length
 from alphadev.tasks import static_error, verify
 
-from .conftest import ROOT
+from .conftest import ROOT, shortest_completion
 
 
 @functools.cache
@@ -280,26 +280,12 @@ def rename_registers(program: Program) -> Program:
     )
 
 
-def pruned_shortest(g: AssemblyGame, max_length: int):
-    frontier = {g.state_key(s): s for s in [g.initial_state()]}
-    for length in range(1, max_length + 1):
-        nxt = {}
-        for gs in frontier.values():
-            for a in np.flatnonzero(g.legal_actions(gs)):
-                child = g.apply(gs, int(a))
-                if child.correct:
-                    return length
-                nxt.setdefault(g.state_key(child), child)
-        frontier = nxt
-    return None
-
-
 @pytest.mark.parametrize("isa", ["cmov", "minmax"])
 def test_pruning_keeps_every_shortest_sort2_kernel(isa):
     length, programs = unpruned_shortest(2, 3, isa, 8)
     assert length is not None and programs
     g = AssemblyGame(n=2, registers=3, isa=isa)
-    assert pruned_shortest(g, 8) == length  # no optimum lost
+    assert shortest_completion(g, g.initial_state(), 8) == length  # no optimum lost
     for program in programs[:: max(1, len(programs) // 50)]:
         assert verify(program, 2).correct
     for renamed in {rename_registers(p) for p in programs}:
