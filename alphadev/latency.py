@@ -69,16 +69,27 @@ def length(program: Program) -> int:
     return len(program)
 
 
-def critical_path(program: Program, table: LatencyTable = DEFAULT_TABLE) -> int:
-    """Longest chain of true dependencies, in cycles (the time on an infinitely wide core)."""
+def _finish(program: Program, table: LatencyTable, width: int | None) -> int:
+    """Cycle at which the last result is ready: each instruction issues at the first cycle at
+    or after its operands are ready that has an issue slot free (``width=None``: unlimited)."""
+    issued: dict[int, int] = {}  # cycle -> instructions issued in it
+    done: dict[int, int] = {}  # location -> cycle its last value is ready
     finish = 0
-    done: dict[int, int] = {}
     for ins in program.code:
-        start = max((done.get(loc, 0) for loc in _reads(ins)), default=0)
-        end = start + table.cycles(program.layout, ins)
+        cycle = max((done.get(loc, 0) for loc in _reads(ins)), default=0)
+        if width is not None:
+            while issued.get(cycle, 0) >= width:
+                cycle += 1
+            issued[cycle] = issued.get(cycle, 0) + 1
+        end = cycle + table.cycles(program.layout, ins)
         done[_writes(ins)] = end
         finish = max(finish, end)
     return finish
+
+
+def critical_path(program: Program, table: LatencyTable = DEFAULT_TABLE) -> int:
+    """Longest chain of true dependencies, in cycles (the time on an infinitely wide core)."""
+    return _finish(program, table, None)
 
 
 def schedule(program: Program, width: int = 4, table: LatencyTable = DEFAULT_TABLE) -> int:
@@ -91,18 +102,7 @@ def schedule(program: Program, width: int = 4, table: LatencyTable = DEFAULT_TAB
     """
     if width < 1:
         raise ValueError(f"issue width must be at least 1, got {width}")
-    issued: dict[int, int] = {}  # cycle -> instructions issued in it
-    done: dict[int, int] = {}
-    finish = 0
-    for ins in program.code:
-        cycle = max((done.get(loc, 0) for loc in _reads(ins)), default=0)
-        while issued.get(cycle, 0) >= width:
-            cycle += 1
-        issued[cycle] = issued.get(cycle, 0) + 1
-        end = cycle + table.cycles(program.layout, ins)
-        done[_writes(ins)] = end
-        finish = max(finish, end)
-    return finish
+    return _finish(program, table, width)
 
 
 LATENCY_MODELS = {

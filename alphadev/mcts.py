@@ -49,7 +49,6 @@ class MCTSConfig:
     gumbel_c_visit: float = 50.0
     gumbel_c_scale: float = 1.0
     max_nodes: int = 400_000  # the table is cleared past this many nodes
-    expand_all: bool = False  # create every child on expansion and drop dead ends at once
 
 
 class Evaluator(Protocol):
@@ -217,12 +216,6 @@ class MCTS:
         node.children = [None] * k
         node.value = float(value)
         node.expanded = True
-        if self.config.expand_all:
-            for index in range(k):
-                if self._dead(self._child(node, index)):
-                    node.alive[index] = False
-            if k and not node.alive.any():
-                node.exhausted = True
 
     def _child(self, node: Node, index: int) -> Node:
         child = node.children[index]
