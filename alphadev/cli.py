@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from alphadev import asm
 from alphadev.emulator import reference_trace
-from alphadev.isa import Op
-from alphadev.tasks import verify
+from alphadev.isa import Op, get_isa
+from alphadev.tasks import SortTask, verify
 
 __all__ = ["main"]
 
@@ -158,6 +159,176 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     return 0 if ok else 1
 
 
+# ------------------------------------------------------------------------------------- search
+
+
+def _check_task_flags(args: argparse.Namespace) -> None:
+    if not 2 <= args.n <= 6:
+        raise UsageError(f"--n must be between 2 and 6, got {args.n}")
+    registers = args.registers if args.registers is not None else args.n + 1
+    if not args.n + 1 <= registers <= 12:
+        raise UsageError(f"--registers must be between n+1={args.n + 1} and 12, got {registers}")
+    try:
+        get_isa(args.isa)
+    except ValueError as exc:
+        raise UsageError(f"--isa: {exc}") from None
+
+
+def _progress(err: Console, total: float):
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def cmd_search(args: argparse.Namespace, out: Console) -> int:
+    from alphadev.search import SearchConfig, run_search, write_kernel
+
+    _check_task_flags(args)
+    if args.time_limit <= 0:
+        raise UsageError(f"--time-limit must be positive, got {args.time_limit}")
+    if args.simulations < 1:
+        raise UsageError(f"--simulations must be at least 1, got {args.simulations}")
+    if (
+        args.checkpoint not in (None, "untrained", "heuristic")
+        and not Path(args.checkpoint).is_file()
+    ):
+        raise UsageError(f"--checkpoint: {args.checkpoint}: no such file")
+    config = SearchConfig(
+        n=args.n, isa=args.isa, registers=args.registers, method=args.method,
+        simulations=args.simulations, time_limit=args.time_limit, seed=args.seed,
+        checkpoint=args.checkpoint, target=args.target,
+    )  # fmt: skip
+    err = Console(stderr=True, highlight=False)
+    with _progress(err, args.time_limit) as bar:
+        task_id = bar.add_task(f"sort{args.n} searching", total=args.time_limit)
+
+        def on_progress(seconds, best, simulations, states):
+            best_text = "none yet" if best is None else f"{best.length} ({best.found_by})"
+            bar.update(
+                task_id,
+                completed=min(seconds, args.time_limit),
+                description=f"sort{args.n} best {best_text}  sims {simulations:,}  "
+                f"states {states:,}",
+            )
+
+        try:
+            result = run_search(config, on_progress=on_progress)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    path = write_kernel(result, args.out) if result.correct else None
+    best = result.best
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "correct": result.correct,
+                    "length": best.length if best else None,
+                    "core_length": best.core_length if best else None,
+                    "critical_path": best.critical_path if best else None,
+                    "seconds": round(result.seconds, 3),
+                    "seconds_to_best": round(best.seconds, 3) if best else None,
+                    "simulations": result.simulations,
+                    "states": result.states,
+                    "path": str(path) if path else None,
+                    "found_by": best.found_by if best else None,
+                    "optimal": result.optimal,
+                    "stop_reason": result.stop_reason,
+                    "evaluator": result.evaluator,
+                },
+                indent=2,
+            )
+        )
+        return 0 if result.correct else 1
+    if best is None:
+        out.print(
+            f"[red]no correct sort{args.n} found[/] in {result.seconds:.1f} s "
+            f"({result.stop_reason})"
+        )
+        return 1
+    out.print(asm.format(best.program, header=None), end="")
+    table = Table(title=f"alphadev search: sort{args.n} ({config.isa})", show_header=False)
+    table.add_column("")
+    table.add_column("", justify="left")
+    rows = [
+        ("length", f"{best.length} (core {best.core_length})"),
+        ("critical path", str(best.critical_path)),
+        ("found by", best.found_by),
+        ("optimal", "yes, in the enumeration space" if result.optimal else "not proved"),
+        ("found after", f"{best.seconds:.2f} s"),
+        ("search time", f"{result.seconds:.2f} s ({result.stop_reason})"),
+        ("MCTS simulations", f"{result.simulations:,} ({result.evaluator})"),
+        ("states", f"{result.states:,}"),
+        ("verified", f"{result.verified.rows:,} rows"),
+        ("written to", str(path)),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+    return 0
+
+
+def cmd_prove(args: argparse.Namespace, out: Console) -> int:
+    import threading
+
+    from alphadev.baselines import enumerate as enum
+
+    _check_task_flags(args)
+    task = SortTask(args.n, args.registers, args.isa)
+    space = enum.Space.of(task)
+    core = args.max_length - 2 * args.n
+    if core < 0:
+        raise UsageError(
+            f"--max-length {args.max_length} is below the {2 * args.n} loads and "
+            f"stores every sort{args.n} needs"
+        )
+    control = enum.new_control()
+    timer = threading.Timer(args.time_limit, lambda: control.__setitem__(enum.STOP, 1))
+    timer.daemon = True
+    timer.start()
+    err = Console(stderr=True, highlight=False)
+    result: list[enum.Outcome] = []
+    worker = threading.Thread(target=lambda: result.append(enum.find(task, core, control=control)))
+    with _progress(err, args.time_limit) as bar:
+        task_id = bar.add_task("proving", total=None)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+            bar.update(task_id, description=f"states {int(control[enum.NODES]):,}")
+    timer.cancel()
+    outcome = result[0]
+    exists = {"found": True, "exhausted": False, "stopped": None}[outcome.status]
+    if args.json:
+        print(json.dumps({
+            "exists": exists,
+            "length": len(outcome.program) if outcome.program else None,
+            "max_length": args.max_length,
+            "states": outcome.nodes,
+            "seconds": round(outcome.seconds, 3),
+            "space": space.describe(),
+        }, indent=2))  # fmt: skip
+    elif exists is False:
+        out.print(
+            f"[green]certified[/]: no sort{args.n} program of length <= "
+            f"{args.max_length} (core <= {core}) exists"
+        )
+        out.print(f"  space: {space.describe()}", soft_wrap=True)
+        out.print(f"  states generated: {outcome.nodes:,}; seconds: {outcome.seconds:.2f}")
+    elif exists:
+        out.print(f"a sort{args.n} program of length {len(outcome.program)} exists:")
+        out.print(asm.format(outcome.program), end="")
+    else:
+        out.print(
+            f"undecided: stopped at the {args.time_limit:g} s time limit after "
+            f"{outcome.nodes:,} states"
+        )
+    return {False: 0, True: 1, None: 3}[exists]
+
+
 # --------------------------------------------------------------------------------------- main
 
 
@@ -196,6 +367,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="comma-separated int32 values, e.g. 3,1,2")
     layout_flags(p)
     p.set_defaults(func=cmd_run)
+
+    def task_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--n", type=int, default=3, help="sort size, 2..6 (default 3)")
+        p.add_argument(
+            "--isa",
+            default="cmov",
+            help="cmov, minmax, full, or a comma list of opcodes (default cmov)",
+        )
+        p.add_argument("--registers", type=int, help="register count (default n+1)")
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser(
+        "search",
+        help="discover a short sorting kernel, verify it and save it",
+        description="Search for a short sorting kernel with MCTS and exact enumeration side "
+        "by side, verify the best on every tie pattern and random int32 inputs, and write it "
+        "to OUT/sort{n}_{isa}_{length}.s. Exit 0 if a verified kernel was found, 1 if none.",
+    )
+    task_flags(p)
+    p.add_argument(
+        "--method",
+        choices=("auto", "enumerate", "mcts"),
+        default="auto",
+        help="auto: both engines at once (default); enumerate; mcts",
+    )
+    p.add_argument(
+        "--simulations", type=int, default=64, help="MCTS simulations per move (default 64)"
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        help="seconds (default 60); the search stops sooner when it proves its "
+        "best optimal or reaches --target",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="MCTS evaluator: a checkpoint PATH, 'untrained' or 'heuristic' "
+        "(default: the packaged net for this task if shipped, else heuristic)",
+    )
+    p.add_argument("--target", type=int, help="stop once the best length is at most this")
+    p.add_argument("--out", default="asm/discovered", help="output folder (asm/discovered)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "prove",
+        help="certify that no sorting kernel of a given length exists",
+        description="Exhaustive search of the enumeration space. Exit 0 with a certificate "
+        "when no program of length <= MAX_LENGTH exists, 1 (printing one) when it does, 3 "
+        "when the time limit ran out first.",
+    )
+    task_flags(p)
+    p.add_argument(
+        "--max-length", type=int, required=True, help="full length, loads and stores included"
+    )
+    p.add_argument("--time-limit", type=float, default=3600.0, help="seconds (default 3600)")
+    p.set_defaults(func=cmd_prove)
     return parser
 
 

@@ -29,7 +29,18 @@ from torch import nn
 from alphadev.game import AssemblyGame, GameState
 from alphadev.isa import Op
 
-__all__ = ["NetworkConfig", "NetworkEvaluator", "PolicyValueNet", "encode_states"]
+__all__ = [
+    "CheckpointError",
+    "NetworkConfig",
+    "NetworkEvaluator",
+    "PolicyValueNet",
+    "encode_states",
+    "load_network",
+]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, corrupted, or not an alphadev network."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,3 +230,25 @@ class NetworkEvaluator:
         priors = [p[mask].astype(np.float32) for p, mask in zip(probs, legal, strict=True)]
         values = (v_correct + v_latency).double().numpy()
         return priors, values
+
+
+def load_network(path: str) -> PolicyValueNet:
+    """A :class:`PolicyValueNet` from a checkpoint: a ``torch.save`` dict holding
+    ``network_config`` (the :class:`NetworkConfig` fields) and ``model`` (the state dict).
+    Raises :class:`CheckpointError` naming the file and what is wrong."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint file") from None
+    except Exception as exc:  # torch raises many types for a corrupted file
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({exc})") from None
+    if not isinstance(data, dict) or "network_config" not in data or "model" not in data:
+        raise CheckpointError(
+            f"{path}: not an alphadev checkpoint (expected keys 'network_config' and 'model')"
+        )
+    try:
+        net = PolicyValueNet(NetworkConfig(**data["network_config"]))
+        net.load_state_dict(data["model"])
+    except (TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: weights do not fit the network ({exc})") from None
+    return net

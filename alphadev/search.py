@@ -1,0 +1,374 @@
+"""Discover, verify and save a sorting kernel: what ``alphadev search`` runs.
+
+Two engines share one best-so-far, each on its own core:
+
+* **enumeration** (a worker thread; the numba kernel releases the GIL): a shortest sorting
+  network lowered to the ISA gives a first kernel at once; exact tail searches
+  (:func:`alphadev.baselines.enumerate.shorten_tail`) shorten it; then an exact descent asks
+  "is there a core one instruction shorter?" until the answer is no (the best is then optimal
+  in the enumeration space, :class:`alphadev.baselines.enumerate.Space`) or time runs out;
+* **MCTS** (the main thread): episodes of the assembly game with the evaluator chosen by
+  ``checkpoint`` (a trained network, a fresh one, or the heuristic), branch-and-bound against
+  the best length known to either engine.
+
+``method`` picks ``auto`` (both), ``enumerate`` or ``mcts``. The search stops at the time limit,
+when the best length reaches ``target``, or when the enumeration proves the best optimal. The
+winner (shortest, then lowest critical path) is verified with :func:`alphadev.tasks.verify`
+(all tie patterns plus random int32 rows) before anything is written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from alphadev import asm
+from alphadev.atomic import write_atomic
+from alphadev.baselines import enumerate as enum
+from alphadev.game import AssemblyGame, GameState
+from alphadev.isa import Program, get_isa
+from alphadev.latency import critical_path
+from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
+from alphadev.tasks import SortTask, VerifyResult, verify
+
+__all__ = [
+    "METHODS",
+    "Candidate",
+    "SearchConfig",
+    "SearchResult",
+    "make_evaluator",
+    "run_search",
+    "write_kernel",
+]
+
+METHODS = ("auto", "enumerate", "mcts")
+PACKAGED_CHECKPOINTS = Path(__file__).parent / "checkpoints"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchConfig:
+    """What to search for and for how long (keyword-only).
+
+    ``simulations`` is the MCTS budget per move; ``time_limit`` is in seconds; ``target`` is a
+    full length (loads and stores included) at which to stop; ``checkpoint`` is a path,
+    ``"untrained"``, ``"heuristic"``, or None for the packaged net of this task if one is
+    shipped, else the heuristic; ``tail_nodes`` caps each exact tail search (states).
+    """
+
+    n: int = 3
+    isa: str = "cmov"
+    registers: int | None = None
+    method: str = "auto"
+    simulations: int = 64
+    time_limit: float = 60.0
+    seed: int = 0
+    checkpoint: str | None = None
+    target: int | None = None
+    tail_nodes: int = 2_000_000
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}: expected one of {METHODS}")
+        if self.time_limit <= 0:
+            raise ValueError(f"time limit must be positive, got {self.time_limit}")
+        if self.simulations < 1:
+            raise ValueError(f"simulations must be at least 1, got {self.simulations}")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A correct program (on the tie-pattern rows) and when and how it was found."""
+
+    program: Program
+    length: int
+    core_length: int
+    critical_path: int
+    found_by: str
+    seconds: float
+    simulations: int
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return (self.length, self.critical_path)
+
+
+@dataclass
+class SearchResult:
+    """The outcome of :func:`run_search`.
+
+    ``optimal`` is True when the enumeration exhausted every shorter core in its space.
+    ``states`` counts MCTS nodes created plus enumeration states generated.
+    """
+
+    config: SearchConfig
+    best: Candidate | None
+    verified: VerifyResult | None
+    optimal: bool
+    stop_reason: str
+    seconds: float
+    simulations: int
+    mcts_states: int
+    enumeration_states: int
+    evaluator: str
+    history: list[Candidate] = field(default_factory=list)
+
+    @property
+    def states(self) -> int:
+        return self.mcts_states + self.enumeration_states
+
+    @property
+    def correct(self) -> bool:
+        return self.best is not None and self.verified is not None and self.verified.correct
+
+
+class _Shared:
+    """The best-so-far both engines write to, and the stop signal."""
+
+    def __init__(self, task: SortTask, target: int | None, t0: float) -> None:
+        self.task = task
+        self.target = target
+        self.t0 = t0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.control = enum.new_control()
+        self.best: Candidate | None = None
+        self.history: list[Candidate] = []
+        self.optimal = False
+        self.simulations = 0
+        self.stop_reason = "time limit"
+
+    def offer(self, program: Program, found_by: str) -> bool:
+        """Record ``program`` (correct on the tie rows) if it beats the best; True if it did."""
+        n = self.task.n
+        cand = Candidate(
+            program=program,
+            length=len(program),
+            core_length=len(program) - 2 * n,
+            critical_path=critical_path(program),
+            found_by=found_by,
+            seconds=time.perf_counter() - self.t0,
+            simulations=self.simulations,
+        )
+        with self.lock:
+            if self.best is not None and cand.rank >= self.best.rank:
+                return False
+            self.best = cand
+            self.history.append(cand)
+            if self.target is not None and cand.length <= self.target:
+                self.finish("target reached")
+        return True
+
+    def best_length(self) -> int | None:
+        best = self.best
+        return None if best is None else best.length
+
+    def finish(self, reason: str) -> None:
+        if not self.stop.is_set():
+            self.stop_reason = reason
+        self.stop.set()
+        self.control[enum.STOP] = 1
+
+
+def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
+    """``(evaluator, description)`` for ``--checkpoint``: a path, ``untrained``,
+    ``heuristic``, or None (the packaged net for this task if shipped, else heuristic).
+    Raises ``ValueError`` with a clear message for a missing or unreadable checkpoint."""
+    if spec is None:
+        packaged = PACKAGED_CHECKPOINTS / f"{game.task.name}_{game.task.isa.name}.pt"
+        if not packaged.exists():
+            return HeuristicEvaluator(game), "heuristic"
+        spec = str(packaged)
+    if spec == "heuristic":
+        return HeuristicEvaluator(game), "heuristic"
+    import torch  # only when a network is asked for: importing torch costs seconds
+
+    from alphadev.network import (
+        CheckpointError,
+        NetworkConfig,
+        NetworkEvaluator,
+        PolicyValueNet,
+        load_network,
+    )
+
+    if spec == "untrained":
+        torch.manual_seed(seed)
+        return NetworkEvaluator(PolicyValueNet(NetworkConfig()), game), "untrained network"
+    try:
+        net = load_network(spec)
+    except CheckpointError as exc:
+        raise ValueError(str(exc)) from None
+    return NetworkEvaluator(net, game), f"network {spec}"
+
+
+def _enumerate(shared: _Shared, tail_nodes: int) -> None:
+    """The enumeration engine (runs on a worker thread)."""
+    task = shared.task
+    control = shared.control
+    core = enum.network_core(task)
+    shared.offer(enum.assemble(task, core), "sorting network (enumeration, fast mode)")
+    while not shared.stop.is_set():
+        shorter = enum.shorten_tail(task, core, control=control, max_nodes=tail_nodes)
+        if shorter is None:
+            break
+        core = shorter
+        shared.offer(enum.assemble(task, core), "enumeration (exact tail search)")
+    while not shared.stop.is_set():
+        best = shared.best_length()
+        limit = (best if best is not None else len(core) + 2 * task.n + 1) - 2 * task.n - 1
+        outcome = enum.find(task, limit, control=control)
+        if outcome.status == "found":
+            shared.offer(outcome.program, "enumeration (exact)")
+        elif outcome.status == "exhausted":
+            shared.optimal = True
+            shared.finish("proved optimal")
+        else:
+            break
+
+
+def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) -> MCTS:
+    """The MCTS engine: episodes until stopped. Returns the search (for its counters)."""
+    rng = np.random.default_rng(config.seed)
+
+    def on_state(gs: GameState) -> None:
+        if gs.correct:
+            shared.offer(game.program(gs), "mcts")
+
+    mcts = MCTS(game, evaluator, MCTSConfig(), rng=rng, on_state=on_state)
+    while not shared.stop.is_set():
+        root = mcts.node(game.initial_state())
+        mcts.bound = shared.best_length()
+        if mcts._dead(root):
+            break
+        node = root
+        while not shared.stop.is_set() and not node.terminal:
+            mcts.bound = shared.best_length()
+            mcts.run(node, config.simulations)
+            shared.simulations = mcts.simulations
+            if not node.expanded or not node.alive.any():
+                break
+            action = mcts.select_action(node, temperature=1.0)
+            node = mcts._child(node, int(np.flatnonzero(node.actions == action)[0]))
+        if root.exhausted:
+            break  # every program the bound allows was tried
+    return mcts
+
+
+def run_search(
+    config: SearchConfig,
+    *,
+    on_progress: Callable[[float, Candidate | None, int, int], None] | None = None,
+) -> SearchResult:
+    """Run the search. ``on_progress(seconds, best, simulations, states)`` is called a few
+    times a second from the calling thread."""
+    task = SortTask(config.n, config.registers, config.isa)
+    game = AssemblyGame(task)
+    evaluator, evaluator_name = (None, "none")
+    if config.method != "enumerate":
+        evaluator, evaluator_name = make_evaluator(config.checkpoint, game, config.seed)
+    t0 = time.perf_counter()
+    shared = _Shared(task, config.target, t0)
+    deadline = t0 + config.time_limit
+
+    worker = None
+    if config.method != "mcts":
+        worker = threading.Thread(
+            target=_enumerate, args=(shared, config.tail_nodes), name="enumeration", daemon=True
+        )
+        worker.start()
+
+    def progress() -> None:
+        if on_progress is not None:
+            elapsed = time.perf_counter() - t0
+            states = int(shared.control[enum.NODES])
+            on_progress(elapsed, shared.best, shared.simulations, states)
+
+    timer = threading.Timer(
+        max(0.0, deadline - time.perf_counter()), shared.finish, args=("time limit",)
+    )
+    timer.daemon = True
+    timer.start()
+    mcts_states = 0
+    try:
+        if config.method == "enumerate":
+            while worker.is_alive() and not shared.stop.wait(0.2):
+                progress()
+        else:
+            stop_progress = threading.Event()
+
+            def tick() -> None:
+                while not stop_progress.wait(0.25):
+                    progress()
+
+            ticker = threading.Thread(target=tick, name="progress", daemon=True)
+            ticker.start()
+            try:
+                mcts = _mcts(shared, config, game, evaluator)
+                mcts_states = mcts.evaluations
+                shared.simulations = mcts.simulations
+            finally:
+                stop_progress.set()
+            if worker is not None:  # MCTS gave up early: let the enumeration use the time
+                while worker.is_alive() and not shared.stop.wait(0.2):
+                    progress()
+    except KeyboardInterrupt:
+        shared.finish("interrupted")
+    finally:
+        if not shared.stop.is_set():
+            shared.finish("search space exhausted" if config.method == "mcts" else "done")
+        timer.cancel()
+        if worker is not None:
+            worker.join()
+    progress()
+    seconds = time.perf_counter() - t0
+    best = shared.best
+    verified = verify(best.program, task) if best is not None else None
+    if verified is not None and not verified.correct:
+        raise AssertionError(f"search returned a program that fails verification: {verified}")
+    return SearchResult(
+        config=config,
+        best=best,
+        verified=verified,
+        optimal=shared.optimal,
+        stop_reason=shared.stop_reason,
+        seconds=seconds,
+        simulations=shared.simulations,
+        mcts_states=mcts_states,
+        enumeration_states=int(shared.control[enum.NODES]),
+        evaluator=evaluator_name,
+        history=list(shared.history),
+    )
+
+
+def kernel_header(result: SearchResult) -> dict[str, str]:
+    """The ``.s`` header for a verified result."""
+    best, cfg, ver = result.best, result.config, result.verified
+    assert best is not None and ver is not None
+    found_by = best.found_by + (", optimal in its space" if result.optimal else "")
+    return {
+        "task": f"sort{cfg.n}",
+        "isa": get_isa(cfg.isa).name,
+        "registers": str(best.program.layout.registers),
+        "length": str(best.length),
+        "core_length": str(best.core_length),
+        "critical_path": str(best.critical_path),
+        "found_by": f"alphadev search ({found_by})",
+        "seed": str(cfg.seed),
+        "simulations": str(best.simulations),
+        "seconds": f"{best.seconds:.2f}",
+        "verified": f"{ver.tie_rows} tie-pattern rows + {ver.random_rows} random int32 rows",
+    }
+
+
+def write_kernel(result: SearchResult, out_dir: str | Path) -> Path:
+    """Write the verified best program to ``out_dir/sort{n}_{isa}_{length}.s`` atomically."""
+    if not result.correct:
+        raise ValueError("only a verified program is written")
+    header = kernel_header(result)
+    path = Path(out_dir) / f"{header['task']}_{header['isa']}_{header['length']}.s"
+    write_atomic(path, asm.format(result.best.program, header=header))
+    return path

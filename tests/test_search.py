@@ -1,0 +1,123 @@
+import json
+
+import pytest
+import torch
+
+from alphadev import asm
+from alphadev.cli import main
+from alphadev.network import NetworkConfig, PolicyValueNet
+from alphadev.search import SearchConfig, run_search
+
+
+def search_json(capsys, *flags):
+    code = main(["search", "--json", *flags])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_search_sort3_returns_a_verified_17_whose_file_matches_the_json(tmp_path, capsys):
+    code, result = search_json(
+        capsys, "--n", "3", "--seed", "0", "--time-limit", "60", "--out", str(tmp_path)
+    )
+    assert code == 0 and result["correct"] is True
+    assert result["length"] == 17 and result["core_length"] == 11
+    assert result["optimal"] is True and result["stop_reason"] == "proved optimal"
+    listing = asm.parse_file(result["path"])
+    assert len(listing.program) == result["length"]
+    assert int(listing.header["length"]) == result["length"]
+    assert int(listing.header["core_length"]) == result["core_length"]
+    assert int(listing.header["critical_path"]) == result["critical_path"]
+    assert listing.header["task"] == "sort3" and listing.header["isa"] == "cmov"
+    assert main(["verify", result["path"]]) == 0
+
+
+def test_mcts_alone_finds_and_exhausts_sort2(tmp_path, capsys):
+    code, result = search_json(
+        capsys, "--n", "2", "--method", "mcts", "--time-limit", "60", "--out", str(tmp_path)
+    )
+    assert code == 0 and result["length"] == 8 and result["found_by"] == "mcts"
+    assert result["simulations"] > 0 and result["stop_reason"] == "search space exhausted"
+
+
+def test_mcts_with_an_untrained_network_finds_sort2(tmp_path):
+    result = run_search(
+        SearchConfig(n=2, isa="minmax", method="mcts", checkpoint="untrained", time_limit=60)
+    )
+    assert result.correct and result.best.length == 7
+    assert result.evaluator == "untrained network"
+
+
+def test_a_saved_network_checkpoint_is_used(tmp_path):
+    net = PolicyValueNet(NetworkConfig(embed_dim=16, trunk_hidden=32, row_hidden=16))
+    path = tmp_path / "net.pt"
+    torch.save({"network_config": net.config.to_dict(), "model": net.state_dict()}, path)
+    result = run_search(
+        SearchConfig(n=2, method="mcts", checkpoint=str(path), time_limit=60)
+    )
+    assert result.correct and result.evaluator == f"network {path}"
+
+
+def test_enumeration_alone_finds_the_minmax_sort3_of_14(tmp_path, capsys):
+    code, result = search_json(
+        capsys, "--n", "3", "--isa", "minmax", "--method", "enumerate", "--out", str(tmp_path)
+    )
+    assert code == 0 and result["length"] == 14 and result["optimal"] is True
+    assert result["simulations"] == 0
+
+
+def test_target_stops_the_search_early(tmp_path):
+    result = run_search(SearchConfig(n=4, target=28, time_limit=60))
+    assert result.correct and result.best.length <= 28
+    assert result.stop_reason == "target reached" and result.seconds < 30
+
+
+def test_nothing_found_exits_1_and_writes_nothing(tmp_path, capsys):
+    code, result = search_json(
+        capsys, "--n", "4", "--method", "mcts", "--time-limit", "1", "--out", str(tmp_path)
+    )
+    assert code == 1 and result["correct"] is False and result["path"] is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--n", "9"], "--n must be between 2 and 6"),
+        (["--isa", "cmox"], "unknown ISA"),
+        (["--registers", "2"], "--registers must be between"),
+        (["--time-limit", "0"], "--time-limit must be positive"),
+        (["--checkpoint", "missing.pt"], "missing.pt: no such file"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, flags, message):
+    assert main(["search", "--out", str(tmp_path / "out"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_corrupted_checkpoint_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert main(["search", "--checkpoint", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "not a readable torch checkpoint" in err
+
+
+def test_a_foreign_checkpoint_is_a_clear_error(tmp_path, capsys):
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": [1, 2, 3]}, foreign)
+    assert main(["search", "--checkpoint", str(foreign), "--out", str(tmp_path / "o")]) == 2
+    assert "not an alphadev checkpoint" in capsys.readouterr().err
+
+
+def test_prove_certifies_no_sort3_of_16_and_finds_17(capsys):
+    assert main(["prove", "--n", "3", "--max-length", "16", "--json"]) == 0
+    cert = json.loads(capsys.readouterr().out)
+    assert cert["exists"] is False and cert["states"] > 0 and "loads first" in cert["space"]
+    assert main(["prove", "--n", "3", "--max-length", "17", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["length"] == 17
+
+
+def test_prove_rejects_a_length_below_the_loads_and_stores(capsys):
+    assert main(["prove", "--n", "3", "--max-length", "5"]) == 2
+    assert "below the 6 loads and stores" in capsys.readouterr().err
