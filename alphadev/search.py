@@ -211,23 +211,25 @@ def _enumerate(shared: _Shared, tail_nodes: int) -> None:
     control = shared.control
     core = enum.network_core(task)
     shared.offer(enum.assemble(task, core), "sorting network (enumeration, fast mode)")
+    cap = tail_nodes
     while not shared.stop.is_set():
-        shorter = enum.shorten_tail(task, core, control=control, max_nodes=tail_nodes)
-        if shorter is None:
-            break
-        core = shorter
-        shared.offer(enum.assemble(task, core), "enumeration (exact tail search)")
-    while not shared.stop.is_set():
+        shorter = enum.shorten_tail(task, core, control=control, max_nodes=cap)
+        if shorter is not None:
+            core = shorter
+            shared.offer(enum.assemble(task, core), "enumeration (exact tail search)")
+            continue
+        # No tail at this cap: try the whole space one instruction shorter than the best
+        # (exact; exhausting it proves the best optimal), then widen the caps.
         best = shared.best_length()
-        limit = (best if best is not None else len(core) + 2 * task.n + 1) - 2 * task.n - 1
-        outcome = enum.find(task, limit, control=control)
+        limit = (best if best is not None else len(core) + 2 * task.n) - 2 * task.n - 1
+        outcome = enum.find(task, limit, control=control, max_nodes=10 * cap)
         if outcome.status == "found":
             shared.offer(outcome.program, "enumeration (exact)")
+            core = enum.core_of(task, outcome.program)
         elif outcome.status == "exhausted":
             shared.optimal = True
             shared.finish("proved optimal")
-        else:
-            break
+        cap *= 4
 
 
 def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) -> MCTS:

@@ -50,9 +50,7 @@ def test_a_saved_network_checkpoint_is_used(tmp_path):
     net = PolicyValueNet(NetworkConfig(embed_dim=16, trunk_hidden=32, row_hidden=16))
     path = tmp_path / "net.pt"
     torch.save({"network_config": net.config.to_dict(), "model": net.state_dict()}, path)
-    result = run_search(
-        SearchConfig(n=2, method="mcts", checkpoint=str(path), time_limit=60)
-    )
+    result = run_search(SearchConfig(n=2, method="mcts", checkpoint=str(path), time_limit=60))
     assert result.correct and result.evaluator == f"network {path}"
 
 
