@@ -329,6 +329,45 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
     return {False: 0, True: 1, None: 3}[exists]
 
 
+# ------------------------------------------------------------------------------------- export
+
+
+def cmd_export(args: argparse.Namespace, out: Console) -> int:
+    from alphadev.atomic import write_atomic
+    from alphadev.export import ExportError, to_c, to_gas
+
+    listing = _load(args.file, args.n, args.registers)
+    program = listing.program
+    n = program.layout.n
+    result = verify(program, n)
+    if not result.correct and not args.unverified:
+        detail = result.reason or "wrong output"
+        if result.counterexample is not None:
+            ce = result.counterexample
+            detail += f" (input {list(ce.input)} gives {list(ce.got)})"
+        raise UsageError(
+            f"{args.file}: the kernel does not verify: {detail}; pass --unverified to export "
+            "it anyway"
+        )
+    isa = listing.header.get("isa", "kernel").replace(",", "_")
+    name = args.name or f"sort{n}_{isa}"
+    comment = (
+        f"{Path(args.file).name}: sort{n}, {len(program)} instructions, "
+        + ("verified on every tie pattern and 30000 random int32 rows" if result.correct
+           else "NOT VERIFIED (exported with --unverified)")
+    )  # fmt: skip
+    try:
+        text = (to_c if args.to == "c" else to_gas)(program, name, comment=comment)
+    except ExportError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    if args.output:
+        write_atomic(args.output, text)
+        out.print(f"wrote {args.output} ({args.to}, function {name})")
+    else:
+        print(text, end="")
+    return 0
+
+
 # --------------------------------------------------------------------------------------- main
 
 
@@ -426,6 +465,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--time-limit", type=float, default=3600.0, help="seconds (default 3600)")
     p.set_defaults(func=cmd_prove)
+
+    p = sub.add_parser(
+        "export",
+        help="export a verified kernel as C (inline asm + portable fallback) or x86-64 gas",
+        description="Export a kernel as a C function void NAME(int32_t *a) (GCC inline "
+        "assembly on x86-64, plain C otherwise) or as a standalone GNU assembler file (System "
+        "V ABI, pointer in %%rdi). A kernel that does not verify is refused (exit 2) unless "
+        "--unverified.",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--to", choices=("c", "gas"), required=True, help="c or gas")
+    p.add_argument("--name", help="function name (default sort{n}_{isa})")
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    p.add_argument("--unverified", action="store_true", help="export a wrong kernel anyway")
+    layout_flags(p)
+    p.set_defaults(func=cmd_export)
     return parser
 
 
