@@ -481,10 +481,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unverified", action="store_true", help="export a wrong kernel anyway")
     layout_flags(p)
     p.set_defaults(func=cmd_export)
+
+    sub.add_parser(
+        "train",
+        help="train the policy/value network by self-play (see alphadev train --help)",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:  # its own parser: python -m alphadev.train takes the same flags
+        from alphadev.train import main as train_main
+
+        return train_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     out = Console(highlight=False)

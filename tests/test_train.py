@@ -1,0 +1,121 @@
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from alphadev.cli import main
+from alphadev.game import AssemblyGame
+from alphadev.network import CheckpointError, NetworkConfig, PolicyValueNet, load_network
+from alphadev.replay import ReplayBuffer
+from alphadev.tasks import SortTask
+from alphadev.train import (
+    CHECKPOINT,
+    METRICS,
+    TrainConfig,
+    learner_step,
+    load_checkpoint,
+    self_play_episode,
+    train,
+)
+
+TINY = NetworkConfig(embed_dim=16, heads=2, program_layers=1, row_hidden=16,
+                     trunk_hidden=32).to_dict()  # fmt: skip
+
+
+def tiny(**kw):
+    base = dict(n=2, steps=20, workers=0, simulations=4, batch_size=16, min_replay=16,
+                log_every=5, checkpoint_every=10, network=TINY, seed=0)  # fmt: skip
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def metric_steps(run_dir):
+    with (run_dir / METRICS).open() as handle:
+        return [int(row["step"]) for row in csv.DictReader(handle)]
+
+
+def test_learner_lowers_the_policy_loss_on_a_fixed_batch_and_the_checkpoint_loads(tmp_path):
+    config = tiny()
+    game = AssemblyGame(SortTask(2))
+    torch.manual_seed(0)
+    net = PolicyValueNet(NetworkConfig(**TINY))
+    rng = np.random.default_rng(0)
+    replay = ReplayBuffer(1000)
+    while len(replay) < 32:
+        replay.add(self_play_episode(game, net, config, rng)[0])
+    batch = replay.sample(32, rng)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    cache = {}
+    first = learner_step(net, optimizer, game, batch, cache)["policy_loss"]
+    for _ in range(30):
+        last = learner_step(net, optimizer, game, batch, cache)["policy_loss"]
+    assert last < first
+    result = train(config, run_dir=tmp_path / "run")
+    assert result.step == 20
+    loaded = load_network(str(tmp_path / "run" / CHECKPOINT))
+    assert isinstance(loaded, PolicyValueNet)
+    assert load_checkpoint(tmp_path / "run")["counters"]["step"] == 20
+
+
+def test_kill_and_resume_keeps_counters_replay_and_a_continuous_metrics_file(tmp_path):
+    run = tmp_path / "run"
+
+    def interrupt_at_15(row):
+        if row["step"] == 15:
+            raise KeyboardInterrupt
+
+    first = train(tiny(steps=40), run_dir=run, on_progress=interrupt_at_15)
+    assert first.interrupted and first.step == 15
+    saved = load_checkpoint(run)
+    assert saved["counters"]["step"] == 15
+    replay_before = saved["replay"]["programs"].shape[0]
+    assert replay_before > 0
+    second = train(tiny(steps=25), run_dir=run, resume=True)
+    assert second.step == 25 and not second.interrupted
+    after = load_checkpoint(run)
+    assert after["counters"]["step"] == 25
+    assert after["counters"]["episodes"] >= saved["counters"]["episodes"]
+    assert after["replay"]["added"] >= saved["replay"]["added"]
+    assert after["replay"]["programs"].shape[0] >= replay_before
+    assert metric_steps(run) == [5, 10, 15, 20, 25]
+
+
+def test_same_seed_in_process_runs_give_identical_losses(tmp_path):
+    a = train(tiny(steps=10), run_dir=tmp_path / "a")
+    b = train(tiny(steps=10), run_dir=tmp_path / "b")
+    assert [x["loss"] for x in a.losses] == [x["loss"] for x in b.losses]
+    c = train(tiny(steps=10, seed=1), run_dir=tmp_path / "c")
+    assert [x["loss"] for x in a.losses] != [x["loss"] for x in c.losses]
+
+
+def test_a_self_play_worker_process_feeds_the_learner(tmp_path):
+    result = train(tiny(steps=6, workers=1, log_every=3), run_dir=tmp_path / "w")
+    assert result.step == 6 and result.episodes > 0
+    assert metric_steps(tmp_path / "w") == [3, 6]
+
+
+@pytest.mark.parametrize("content", [b"garbage", None])
+def test_corrupted_or_foreign_checkpoints_are_clear_errors(tmp_path, capsys, content):
+    run = tmp_path / "bad"
+    run.mkdir()
+    if content is None:
+        torch.save({"model": {}}, run / CHECKPOINT)
+        message = "not an alphadev training checkpoint"
+    else:
+        (run / CHECKPOINT).write_bytes(content)
+        message = "not a readable torch checkpoint"
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(run)
+    assert main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert str(run / CHECKPOINT) in err and message in err
+
+
+def test_init_from_copies_weights_between_sizes(tmp_path):
+    train(tiny(steps=5), run_dir=tmp_path / "s2")
+    result = train(tiny(n=3, steps=0), run_dir=tmp_path / "s3",
+                   init_from=str(tmp_path / "s2" / CHECKPOINT))  # fmt: skip
+    a = load_network(str(tmp_path / "s2" / CHECKPOINT)).state_dict()
+    b = load_network(str(result.run_dir / CHECKPOINT)).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
