@@ -186,7 +186,7 @@ def encode_states(
     if any(gs.length > config.max_length for gs in states):
         raise ValueError(f"a program is longer than the network's max_length={config.max_length}")
     ids = location_ids(game, config)
-    b, t = len(states), config.max_length
+    b, t = len(states), max(1, max(gs.length for gs in states))  # pad to the longest only
     program = np.full((b, t, 3), -1, dtype=np.int64)
     for i, gs in enumerate(states):
         if gs.length:

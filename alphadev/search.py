@@ -195,6 +195,7 @@ def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
         load_network,
     )
 
+    torch.set_num_threads(1)  # one core for the network; the enumeration has the other
     if spec == "untrained":
         torch.manual_seed(seed)
         return NetworkEvaluator(PolicyValueNet(NetworkConfig()), game), "untrained network"

@@ -16,6 +16,10 @@ them together, and the command line (``alphadev train`` or ``python -m alphadev.
   schedule, so a seeded run is reproducible.
 * **Learner**: policy cross-entropy plus the two value MSEs, Adam, batches sampled uniformly
   from the replay buffer (newest ``replay_capacity`` positions).
+* **Demonstrations** (optional, off by default): ``demonstrations`` distinct shortest programs
+  found by the exact enumeration (:mod:`alphadev.baselines.enumerate`, move order shuffled per
+  program), as positions with a one-hot policy on the next instruction and their true returns;
+  ``demo_fraction`` of every batch comes from them (imitation, as AlphaGo's supervised start).
 * **Checkpoints** (``checkpoint.pt`` in the run folder, written atomically): every
   ``checkpoint_every`` steps and at exit, Ctrl-C included: weights, optimizer, replay contents,
   counters, RNG states, the config, the best program. ``resume`` continues from it.
@@ -93,6 +97,8 @@ class TrainConfig:
     log_every: int = 10
     n_step: int = 8
     temperature_moves: int = 6
+    demonstrations: int = 0  # shortest programs from the exact enumeration to imitate (0: none)
+    demo_fraction: float = 0.25  # share of each batch drawn from the demonstrations
     network: dict = field(default_factory=lambda: NetworkConfig().to_dict())
 
 
@@ -172,6 +178,41 @@ def _worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma
             net.load_state_dict(latest)
         samples, stats = self_play_episode(game, net, cfg, rng)
         episodes.put((samples, stats))
+
+
+def demonstration_samples(game: AssemblyGame, count: int) -> list[Sample]:
+    """Positions of up to ``count`` distinct shortest programs from the exact enumeration."""
+    from alphadev.baselines import enumerate as enum
+
+    task = game.task
+    core = enum.network_core(task)
+    while (shorter := enum.shorten_tail(task, core)) is not None:
+        core = shorter
+    programs = {}
+    for seed in range(4 * count):
+        if len(programs) >= count:
+            break
+        found = enum.find(task, len(core), order_seed=seed, max_nodes=5_000_000)
+        if found.status == "found":
+            programs.setdefault(tuple(found.program.code), found.program)
+    samples = []
+    for program in programs.values():
+        gs = game.initial_state()
+        trajectory = []
+        for ins in program:
+            action = task.action_space.index(ins)
+            child = game.apply(gs, action)
+            trajectory.append((gs, action, game.reward(gs, child)))
+            gs = child
+        cfg = game.reward_config
+        lat = -cfg.latency_weight * latency(program, cfg.latency_model)
+        rewards = np.array([r for _, _, r in trajectory])
+        rewards[-1] -= lat
+        for t, (state, action, _) in enumerate(trajectory):
+            policy = np.zeros(game.num_actions, dtype=np.float32)
+            policy[action] = 1.0
+            samples.append(Sample(state.program, policy, float(rewards[t:].sum()), lat))
+    return samples
 
 
 # --------------------------------------------------------------------------- learner
@@ -286,6 +327,7 @@ def train(
     net = PolicyValueNet(NetworkConfig(**config.network))
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     replay = ReplayBuffer(config.replay_capacity)
+    demos = ReplayBuffer(max(1, 100_000))
     step = episodes = correct_episodes = simulations = 0
     best: dict = {"length": None, "text": ""}
     elapsed_before = 0.0
@@ -295,15 +337,18 @@ def train(
         net.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         replay = ReplayBuffer.from_state_dict(ckpt["replay"])
+        demos = ReplayBuffer.from_state_dict(ckpt["demonstrations"])
         counters = ckpt["counters"]
         step, episodes = counters["step"], counters["episodes"]
         correct_episodes, simulations = counters["correct_episodes"], counters["simulations"]
         elapsed_before = counters["seconds"]
         best = ckpt["best"]
         _restore_rng(rng, ckpt["rng"])
-    elif init_from is not None:
-        source = load_network(init_from)
-        net.load_state_dict(source.state_dict())
+    else:
+        if init_from is not None:
+            net.load_state_dict(load_network(init_from).state_dict())
+        if config.demonstrations > 0:
+            demos.add(demonstration_samples(game, config.demonstrations))
 
     metrics_path = run_dir / METRICS
     _truncate_metrics(metrics_path, step)
@@ -320,6 +365,7 @@ def train(
             "model": net.state_dict(),
             "optimizer": optimizer.state_dict(),
             "replay": replay.state_dict(),
+            "demonstrations": demos.state_dict(),
             "counters": {"step": step, "episodes": episodes,
                          "correct_episodes": correct_episodes, "simulations": simulations,
                          "seconds": elapsed_before + time.perf_counter() - t0},
@@ -379,7 +425,10 @@ def train(
                 else:
                     record(*episodes_queue.get())
             else:
-                batch = replay.sample(config.batch_size, rng)
+                from_demos = round(config.batch_size * config.demo_fraction) if len(demos) else 0
+                batch = replay.sample(config.batch_size - from_demos, rng)
+                if from_demos:
+                    batch += demos.sample(from_demos, rng)
                 losses.append(learner_step(net, optimizer, game, batch, state_cache))
                 step += 1
                 if config.workers and step % config.publish_every == 0:
@@ -487,6 +536,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="default runs/<timestamp>-sort<n>")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     p.add_argument("--init-from", metavar="CKPT", help="start from another run's weights")
+    p.add_argument(
+        "--demonstrations",
+        type=int,
+        default=0,
+        help="imitate this many shortest programs from the exact enumeration "
+        "(default 0: pure self-play)",
+    )
     return p
 
 
@@ -508,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             config = TrainConfig(
                 n=args.n, isa=args.isa, steps=args.steps, time_limit=args.time_limit,
                 simulations=args.simulations, batch_size=args.batch_size, lr=args.lr,
-                seed=args.seed,
+                seed=args.seed, demonstrations=args.demonstrations,
             )  # fmt: skip
             if args.workers is not None:
                 config.workers = args.workers

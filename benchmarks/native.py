@@ -221,9 +221,9 @@ def main() -> None:
         f"optimisation level; every function was first checked against `qsort` on {check:,} "
         "random arrays (half with many duplicates). Mean over the middle half of "
         f"{repeats} repeats (functions taking turns) of the ns per call over 262,144 arrays "
-        "(half uniform int32, half from {0..3}), called through a function pointer. Ratio: against the reference network "
-        "kernel of the same ISA and n (`asm/reference/`, exported the same way); below 1 is "
-        "faster.",
+        "(half uniform int32, half from {0..3}), called through a function pointer. Ratio: "
+        "against the reference network kernel of the same ISA and n (`asm/reference/`, "
+        "exported the same way); below 1 is faster.",
         "",
         "| n | function | instructions | -O2 ns/call | ratio | -O3 ns/call | ratio |",
         "|---|---|---|---|---|---|---|",

@@ -452,6 +452,7 @@ def find(
     control: np.ndarray | None = None,
     max_nodes: int = 0,
     table_bits: int = 22,
+    order_seed: int | None = None,
 ) -> Outcome:
     """Search for a program whose core has at most ``max_core`` instructions.
 
@@ -460,7 +461,9 @@ def find(
     :func:`new_control`) lets another thread stop the search and read its node count;
     ``max_nodes`` caps the states generated (0: no cap), reported as ``"stopped"``.
     ``table_bits`` sizes the transposition table (``2**bits`` entries, 16 bytes each); a full
-    table only weakens pruning, never exactness.
+    table only weakens pruning, never exactness. ``order_seed`` shuffles the order in which
+    moves are tried (the answer's existence does not change; which program is found first
+    does).
     """
     if task.n < 2:
         raise ValueError("enumeration needs n >= 2")
@@ -470,6 +473,8 @@ def find(
     regs, written, flags, start = _registers_after(task, prefix)
     more = max_core - len(prefix)
     actions = core_actions(task.registers, task.isa)
+    if order_seed is not None:
+        actions = np.ascontiguousarray(np.random.default_rng(order_seed).permutation(actions))
     control = new_control() if control is None else control
     control[DEPTH_LIMIT] = max_core
     keys = np.zeros(1 << table_bits, dtype=np.uint64)
