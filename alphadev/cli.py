@@ -368,6 +368,31 @@ def cmd_export(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------------- bench
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run_benchmark(argv: list[str]) -> int:
+    """``alphadev bench NAME [ARGS]``: run ``benchmarks/NAME.py`` of this checkout."""
+    import subprocess
+
+    names = sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem != "common")
+    if not argv or argv[0] in ("-h", "--help"):
+        print(
+            "usage: alphadev bench NAME [ARGS]  (ARGS go to the script; NAME --help for its "
+            f"own)\nbenchmarks: {', '.join(names) or 'none (not a source checkout)'}"
+        )
+        return 0 if argv else 2
+    if argv[0] not in names:
+        print(f"alphadev bench: unknown benchmark {argv[0]!r}: expected one of "
+              f"{', '.join(names) or 'none (benchmarks/ ships with the source checkout)'}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    script = BENCHMARKS / f"{argv[0]}.py"
+    return subprocess.run([sys.executable, str(script), *argv[1:]], check=False).returncode
+
+
 # --------------------------------------------------------------------------------------- main
 
 
@@ -483,6 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     sub.add_parser(
+        "bench",
+        help="run a benchmark script from benchmarks/ (alphadev bench NAME [ARGS])",
+        add_help=False,
+    )
+    sub.add_parser(
         "train",
         help="train the policy/value network by self-play (see alphadev train --help)",
         add_help=False,
@@ -496,6 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from alphadev.train import main as train_main
 
         return train_main(argv[1:])
+    if argv[:1] == ["bench"]:
+        return run_benchmark(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     out = Console(highlight=False)

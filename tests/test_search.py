@@ -119,3 +119,22 @@ def test_prove_certifies_no_sort3_of_16_and_finds_17(capsys):
 def test_prove_rejects_a_length_below_the_loads_and_stores(capsys):
     assert main(["prove", "--n", "3", "--max-length", "5"]) == 2
     assert "below the 6 loads and stores" in capsys.readouterr().err
+
+
+def test_the_packaged_sort3_policy_is_the_default_evaluator():
+    from alphadev.game import AssemblyGame
+    from alphadev.search import PACKAGED_CHECKPOINTS, make_evaluator
+
+    packaged = PACKAGED_CHECKPOINTS / "sort3_cmov.pt"
+    assert packaged.exists(), "the trained sort3 policy ships inside the package"
+    _, name = make_evaluator(None, AssemblyGame(n=3))
+    assert name == f"network {packaged}"
+    _, name4 = make_evaluator(None, AssemblyGame(n=4))
+    assert name4 == "heuristic"
+
+
+def test_bench_lists_the_benchmarks_and_rejects_an_unknown_one(capsys):
+    assert main(["bench"]) == 2
+    assert "search_methods" in capsys.readouterr().out
+    assert main(["bench", "nope"]) == 2
+    assert "unknown benchmark" in capsys.readouterr().err

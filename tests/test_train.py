@@ -119,3 +119,9 @@ def test_init_from_copies_weights_between_sizes(tmp_path):
     a = load_network(str(tmp_path / "s2" / CHECKPOINT)).state_dict()
     b = load_network(str(result.run_dir / CHECKPOINT)).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_tensorboard_logs_when_the_extra_is_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    train(tiny(steps=5), run_dir=tmp_path / "tb")
+    assert any((tmp_path / "tb" / "tensorboard").iterdir())
