@@ -192,7 +192,7 @@ class MCTS:
             self.on_state(gs)
         return node
 
-    def _dead(self, node: Node) -> bool:
+    def is_dead(self, node: Node) -> bool:
         """No continuation from here can be a new best: game over without a sort, a dead state,
         every edge dead, reached more cheaply by another program, or (with a bound) its length
         plus lower bound reaches the best known length. A correct terminal node is not dead
@@ -217,7 +217,8 @@ class MCTS:
         node.value = float(value)
         node.expanded = True
 
-    def _child(self, node: Node, index: int) -> Node:
+    def child(self, node: Node, index: int) -> Node:
+        """The node along edge ``index`` of ``node`` (created, with its reward, on first use)."""
         child = node.children[index]
         if child is None:
             gs = self.game._apply_unchecked(node.state, int(node.actions[index]))
@@ -278,11 +279,11 @@ class MCTS:
             for _ in range(batch):
                 path, leaf = self._descend(root, forced_root_index)
                 paths.append((path, leaf))
-                if not (leaf.terminal or leaf.expanded or self._dead(leaf)):
+                if not (leaf.terminal or leaf.expanded or self.is_dead(leaf)):
                     pending[id(leaf)] = leaf
             self._evaluate_and_expand(list(pending.values()))
             for path, leaf in paths:
-                value = 0.0 if leaf.terminal or self._dead(leaf) else leaf.value
+                value = 0.0 if leaf.terminal or self.is_dead(leaf) else leaf.value
                 self._backup(path, value)
             done += batch
             self.simulations += batch
@@ -290,14 +291,14 @@ class MCTS:
     def _descend(self, root: Node, forced: int | None) -> tuple[list[tuple[Node, int]], Node]:
         node, path = root, []
         vl = self.config.virtual_loss
-        while node.expanded and not node.terminal and not self._dead(node):
+        while node.expanded and not node.terminal and not self.is_dead(node):
             forced_here = forced is not None and node is root
             index = forced if forced_here else self._select_index(node)
             path.append((node, index))
             node.N[index] += 1  # virtual loss: looks visited and bad until backed up
             node.W[index] -= vl
-            child = self._child(node, index)
-            if self._dead(child):
+            child = self.child(node, index)
+            if self.is_dead(child):
                 node.alive[index] = False  # never select this edge again
                 if not node.alive.any():
                     node.exhausted = True

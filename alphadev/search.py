@@ -245,7 +245,7 @@ def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) 
     while not shared.stop.is_set():
         root = mcts.node(game.initial_state())
         mcts.bound = shared.best_length()
-        if mcts._dead(root):
+        if mcts.is_dead(root):
             break
         node = root
         while not shared.stop.is_set() and not node.terminal:
@@ -255,7 +255,7 @@ def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) 
             if not node.expanded or not node.alive.any():
                 break
             action = mcts.select_action(node, temperature=1.0)
-            node = mcts._child(node, int(np.flatnonzero(node.actions == action)[0]))
+            node = mcts.child(node, int(np.flatnonzero(node.actions == action)[0]))
         if root.exhausted:
             break  # every program the bound allows was tried
     return mcts

@@ -123,7 +123,7 @@ def self_play_episode(
         temperature = 1.0 if len(positions) < config.temperature_moves else 0.0
         action = mcts.select_action(node, temperature)
         index = int(np.flatnonzero(node.actions == action)[0])
-        child = mcts._child(node, index)
+        child = mcts.child(node, index)
         positions.append(node.state)
         policies.append(policy)
         rewards.append(game.reward(node.state, child.state))

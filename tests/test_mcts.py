@@ -18,7 +18,7 @@ def search_to_exhaustion(g, seed, config=None):
 
     m = MCTS(g, HeuristicEvaluator(g), config, rng=np.random.default_rng(seed), on_state=on_state)
     root = m.node(g.initial_state())
-    while not m._dead(root) and m.simulations < 50_000:
+    while not m.is_dead(root) and m.simulations < 50_000:
         m.run(root, 200)
     return m, root, best
 
@@ -29,7 +29,7 @@ def test_branch_and_bound_mcts_finds_the_shortest_sort2_and_exhausts(isa, seed):
     g = AssemblyGame(n=2, isa=isa)
     m, root, best = search_to_exhaustion(g, seed)
     assert best and best[-1].length == OPTIMAL_SORT2[isa]
-    assert m._dead(root)  # nothing shorter is left anywhere: the search space is exhausted
+    assert m.is_dead(root)  # nothing shorter is left anywhere: the search space is exhausted
 
 
 class PerfectEvaluator:
