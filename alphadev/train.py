@@ -243,11 +243,13 @@ def learner_step(
 
 
 def _state_of(game: AssemblyGame, program: tuple[int, ...], cache: dict):
+    """The state after ``program``: its prefix's state (cached) plus one move."""
     gs = cache.get(program)
     if gs is None:
-        gs = game.initial_state()
-        for action in program:
-            gs = game._apply_unchecked(gs, action)
+        if program:
+            gs = game._apply_unchecked(_state_of(game, program[:-1], cache), program[-1])
+        else:
+            gs = game.initial_state()
         if len(cache) > 200_000:
             cache.clear()
         cache[program] = gs
