@@ -58,3 +58,11 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def publish_report(path: Path, lines: list[str]) -> None:
+    """Append the machine line to a markdown report, write it atomically and print it."""
+    machine = machine_info()
+    text = "\n".join([*lines, "Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()), ""])
+    write_atomic(path, text)
+    print(text)

@@ -34,7 +34,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import machine_info, write_atomic
+from common import publish_report
 
 from alphadev import asm
 from alphadev.export import to_c
@@ -222,7 +222,6 @@ def main() -> None:
                 ns = results[name][opt]
                 cells.append(f"{ns:.2f} | {ns / ref[opt]:.3f}")
             lines.append(f"| sort{n} | {label} | {length or '-'} | {' | '.join(cells)} |")
-    machine = machine_info()
     report = [
         "# Native timing of exported kernels",
         "",
@@ -239,11 +238,8 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
         *lines,
         "",
-        "Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()),
-        "",
     ]
-    write_atomic(RESULTS, "\n".join(report))
-    print("\n".join(report))
+    publish_report(RESULTS, report)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import machine_info, write_atomic
+from common import publish_report
 
 from alphadev.search import SearchConfig, run_search
 
@@ -123,7 +123,6 @@ def main() -> None:
             f"{ratio_text} | {anchors} |"
         )
 
-    machine = machine_info()
     report = [
         "# Search: time to a target length",
         "",
@@ -140,11 +139,8 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|",
         *lines,
         "",
-        "Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()),
-        "",
     ]
-    write_atomic(RESULTS, "\n".join(report))
-    print("\n".join(report))
+    publish_report(RESULTS, report)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import machine_info, write_atomic
+from common import publish_report
 
 from alphadev.baselines import enumerate as enum
 from alphadev.baselines.random_search import random_search
@@ -117,7 +117,6 @@ def main() -> None:
             plot[(f"sort{n} {isa}", method)] = (med_len or (min(found) if found else None), network)
         rows.append(f"| sort{n} {isa} | *published* | {PUBLISHED[(n, isa)]} | | | |")
 
-    machine = machine_info()
     report = [
         "# Search methods side by side",
         "",
@@ -136,11 +135,8 @@ def main() -> None:
         "Published figures are from the AlphaDev paper (Mankowitz et al., Nature 2023) and "
         "Ullrich & Hack (CGO 2025); their hardware is not this machine.",
         "",
-        "Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()),
-        "",
     ]
-    write_atomic(RESULTS / "search_methods.md", "\n".join(report))
-    print("\n".join(report))
+    publish_report(RESULTS / "search_methods.md", report)
     try:
         import matplotlib
 

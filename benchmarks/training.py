@@ -22,7 +22,7 @@ import csv
 import statistics
 from pathlib import Path
 
-from common import machine_info, write_atomic
+from common import publish_report
 
 from alphadev.search import SearchConfig, run_search
 
@@ -120,7 +120,6 @@ def main() -> None:
         lines.append(f"| {label} | {len(hits)}/{args.seeds} | {sims_text} | {secs_text} | "
                      f"{ratio_text} |")  # fmt: skip
     plot = curves(args.curves) if args.curves else ""
-    machine = machine_info()
     report = [
         "# Training: what a trained policy buys the search",
         "",
@@ -138,11 +137,8 @@ def main() -> None:
         "",
         plot,
         "",
-        "Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()),
-        "",
     ]
-    write_atomic(RESULTS / "training.md", "\n".join(report))
-    print("\n".join(report))
+    publish_report(RESULTS / "training.md", report)
 
 
 if __name__ == "__main__":
