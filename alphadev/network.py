@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ __all__ = [
     "PolicyValueNet",
     "encode_states",
     "load_network",
+    "read_checkpoint_file",
 ]
 
 
@@ -232,16 +234,34 @@ class NetworkEvaluator:
         return priors, values
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_checkpoint_file(path: str | Path) -> object:
+    """``torch.load`` (weights only, on the CPU) with one clear :class:`CheckpointError`
+    naming the file for a missing, truncated or non-torch file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+        raise CheckpointError(f"{path}: not a readable torch checkpoint (not a torch.save file)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged archive
+        raise CheckpointError(
+            f"{path}: not a readable torch checkpoint ({_first_line(exc)})"
+        ) from None
+
+
 def load_network(path: str) -> PolicyValueNet:
     """A :class:`PolicyValueNet` from a checkpoint: a ``torch.save`` dict holding
     ``network_config`` (the :class:`NetworkConfig` fields) and ``model`` (the state dict).
     Raises :class:`CheckpointError` naming the file and what is wrong."""
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint file") from None
-    except Exception as exc:  # torch raises many types for a corrupted file
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({exc})") from None
+    data = read_checkpoint_file(path)
     if not isinstance(data, dict) or "network_config" not in data or "model" not in data:
         raise CheckpointError(
             f"{path}: not an alphadev checkpoint (expected keys 'network_config' and 'model')"
@@ -250,5 +270,7 @@ def load_network(path: str) -> PolicyValueNet:
         net = PolicyValueNet(NetworkConfig(**data["network_config"]))
         net.load_state_dict(data["model"])
     except (TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: weights do not fit the network ({exc})") from None
+        raise CheckpointError(
+            f"{path}: weights do not fit the network ({_first_line(exc)})"
+        ) from None
     return net

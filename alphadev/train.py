@@ -58,6 +58,7 @@ from alphadev.network import (
     PolicyValueNet,
     encode_states,
     load_network,
+    read_checkpoint_file,
 )
 from alphadev.replay import ReplayBuffer, Sample
 from alphadev.tasks import SortTask, verify
@@ -272,12 +273,7 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint file") from None
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({exc})") from None
+    data = read_checkpoint_file(path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an alphadev training checkpoint ({FORMAT})")
     return data
