@@ -275,30 +275,30 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
 def cmd_prove(args: argparse.Namespace, out: Console) -> int:
     import threading
 
-    from alphadev.baselines import enumerate as enum
+    from alphadev import exact
 
     _check_task_flags(args)
     task = SortTask(args.n, args.registers, args.isa)
-    space = enum.Space.of(task)
+    space = exact.Space.of(task)
     core = args.max_length - 2 * args.n
     if core < 0:
         raise UsageError(
             f"--max-length {args.max_length} is below the {2 * args.n} loads and "
             f"stores every sort{args.n} needs"
         )
-    control = enum.new_control()
-    timer = threading.Timer(args.time_limit, lambda: control.__setitem__(enum.STOP, 1))
+    control = exact.SearchControl()
+    timer = threading.Timer(args.time_limit, control.stop)
     timer.daemon = True
     timer.start()
     err = Console(stderr=True, highlight=False)
-    result: list[enum.Outcome] = []
-    worker = threading.Thread(target=lambda: result.append(enum.find(task, core, control=control)))
+    result: list[exact.Outcome] = []
+    worker = threading.Thread(target=lambda: result.append(exact.find(task, core, control=control)))
     with _progress(err, args.time_limit) as bar:
         task_id = bar.add_task("proving", total=None)
         worker.start()
         while worker.is_alive():
             worker.join(0.2)
-            bar.update(task_id, description=f"states {int(control[enum.NODES]):,}")
+            bar.update(task_id, description=f"states {control.nodes:,}")
     timer.cancel()
     outcome = result[0]
     exists = {"found": True, "exhausted": False, "stopped": None}[outcome.status]

@@ -21,9 +21,11 @@ from alphadev.isa import Op, Program
 __all__ = [
     "apply_instruction",
     "apply_instruction_into",
+    "compare",
     "execute",
     "reference_run",
     "reference_trace",
+    "result_of",
     "run_program",
 ]
 
@@ -37,41 +39,53 @@ _MIN = int(Op.MIN)
 _MAX = int(Op.MAX)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def compare(a, b):  # pragma: no cover - compiled
+    """The flag ``cmp a, b`` leaves: -1 if ``a < b``, 0 if equal, +1 if ``a > b`` (int8)."""
+    return np.int8((a > b) - (a < b))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def result_of(op, a, b, flag):  # pragma: no cover - compiled
+    """The one definition of what an instruction computes.
+
+    The new value of the destination of ``op dst, src`` when the destination holds ``a``, the
+    source ``b`` and the flags ``flag`` (as :func:`compare` leaves them). ``cmp`` writes no
+    location: it returns ``a`` (the destination unchanged). Every engine, compiled or not,
+    goes through this function or :func:`compare`."""
+    if op == _MOV:
+        return b
+    if op == _CMOVL:
+        return b if flag < 0 else a
+    if op == _CMOVG:
+        return b if flag > 0 else a
+    if op == _CMOVLE:
+        return b if flag <= 0 else a
+    if op == _CMOVGE:
+        return b if flag >= 0 else a
+    if op == _MIN:
+        return min(a, b)
+    if op == _MAX:
+        return max(a, b)
+    return a
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _apply_rows(state, flags, op, dst, src, start, stop):  # pragma: no cover - compiled
+    """Apply ``op dst, src`` in place to rows ``start..stop-1``."""
+    if op == _CMP:
+        for r in range(start, stop):
+            flags[r] = compare(state[r, dst], state[r, src])
+    else:
+        for r in range(start, stop):
+            state[r, dst] = result_of(op, state[r, dst], state[r, src], flags[r])
+
+
 @njit(cache=True, nogil=True)
 def apply_instruction(state, flags, op, dst, src):  # pragma: no cover - compiled
     """Apply ``op dst, src`` in place to every row. ``state``: int32[rows, locations];
     ``flags``: int8[rows]."""
-    rows = state.shape[0]
-    if op == _MOV:
-        for r in range(rows):
-            state[r, dst] = state[r, src]
-    elif op == _CMP:
-        for r in range(rows):
-            a = state[r, dst]
-            b = state[r, src]
-            flags[r] = (a > b) - (a < b)
-    elif op == _CMOVL:
-        for r in range(rows):
-            if flags[r] < 0:
-                state[r, dst] = state[r, src]
-    elif op == _CMOVG:
-        for r in range(rows):
-            if flags[r] > 0:
-                state[r, dst] = state[r, src]
-    elif op == _CMOVLE:
-        for r in range(rows):
-            if flags[r] <= 0:
-                state[r, dst] = state[r, src]
-    elif op == _CMOVGE:
-        for r in range(rows):
-            if flags[r] >= 0:
-                state[r, dst] = state[r, src]
-    elif op == _MIN:
-        for r in range(rows):
-            state[r, dst] = min(state[r, dst], state[r, src])
-    elif op == _MAX:
-        for r in range(rows):
-            state[r, dst] = max(state[r, dst], state[r, src])
+    _apply_rows(state, flags, op, dst, src, 0, state.shape[0])
 
 
 @njit(cache=True, nogil=True)
@@ -108,36 +122,7 @@ def run_program(state, flags, program):  # pragma: no cover - compiled
             op = program[i, 0]
             dst = program[i, 1]
             src = program[i, 2]
-            if op == _MOV:
-                for r in range(start, stop):
-                    state[r, dst] = state[r, src]
-            elif op == _CMP:
-                for r in range(start, stop):
-                    a = state[r, dst]
-                    b = state[r, src]
-                    flags[r] = (a > b) - (a < b)
-            elif op == _CMOVL:
-                for r in range(start, stop):
-                    if flags[r] < 0:
-                        state[r, dst] = state[r, src]
-            elif op == _CMOVG:
-                for r in range(start, stop):
-                    if flags[r] > 0:
-                        state[r, dst] = state[r, src]
-            elif op == _CMOVLE:
-                for r in range(start, stop):
-                    if flags[r] <= 0:
-                        state[r, dst] = state[r, src]
-            elif op == _CMOVGE:
-                for r in range(start, stop):
-                    if flags[r] >= 0:
-                        state[r, dst] = state[r, src]
-            elif op == _MIN:
-                for r in range(start, stop):
-                    state[r, dst] = min(state[r, dst], state[r, src])
-            elif op == _MAX:
-                for r in range(start, stop):
-                    state[r, dst] = max(state[r, dst], state[r, src])
+            _apply_rows(state, flags, op, dst, src, start, stop)
 
 
 def execute(program: Program | np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,9 +4,9 @@ Two engines share one best-so-far, each on its own core:
 
 * **enumeration** (a worker thread; the numba kernel releases the GIL): a shortest sorting
   network lowered to the ISA gives a first kernel at once; exact tail searches
-  (:func:`alphadev.baselines.enumerate.shorten_tail`) shorten it; then an exact descent asks
+  (:func:`alphadev.exact.shorten_tail`) shorten it; then an exact descent asks
   "is there a core one instruction shorter?" until the answer is no (the best is then optimal
-  in the enumeration space, :class:`alphadev.baselines.enumerate.Space`) or time runs out;
+  in the enumeration space, :class:`alphadev.exact.Space`) or time runs out;
 * **MCTS** (the main thread): episodes of the assembly game with the evaluator chosen by
   ``checkpoint`` (a trained network, a fresh one, or the heuristic), branch-and-bound against
   the best length known to either engine.
@@ -27,9 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alphadev import asm
+from alphadev import asm, exact
 from alphadev.atomic import write_atomic
-from alphadev.baselines import enumerate as enum
 from alphadev.game import AssemblyGame, GameState
 from alphadev.isa import Program, get_isa
 from alphadev.latency import critical_path
@@ -135,7 +134,7 @@ class _Shared:
         self.t0 = t0
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.control = enum.new_control()
+        self.control = exact.SearchControl()
         self.best: Candidate | None = None
         self.history: list[Candidate] = []
         self.optimal = False
@@ -171,7 +170,7 @@ class _Shared:
         if not self.stop.is_set():
             self.stop_reason = reason
         self.stop.set()
-        self.control[enum.STOP] = 1
+        self.control.stop()
 
 
 def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
@@ -210,23 +209,23 @@ def _enumerate(shared: _Shared, tail_nodes: int) -> None:
     """The enumeration engine (runs on a worker thread)."""
     task = shared.task
     control = shared.control
-    core = enum.network_core(task)
-    shared.offer(enum.assemble(task, core), "sorting network (enumeration, fast mode)")
+    core = exact.network_core(task)
+    shared.offer(exact.assemble(task, core), "sorting network (enumeration, fast mode)")
     cap = tail_nodes
     while not shared.stop.is_set():
-        shorter = enum.shorten_tail(task, core, control=control, max_nodes=cap)
+        shorter = exact.shorten_tail(task, core, control=control, max_nodes=cap)
         if shorter is not None:
             core = shorter
-            shared.offer(enum.assemble(task, core), "enumeration (exact tail search)")
+            shared.offer(exact.assemble(task, core), "enumeration (exact tail search)")
             continue
         # No tail at this cap: try the whole space one instruction shorter than the best
         # (exact; exhausting it proves the best optimal), then widen the caps.
         best = shared.best_length()
         limit = (best if best is not None else len(core) + 2 * task.n) - 2 * task.n - 1
-        outcome = enum.find(task, limit, control=control, max_nodes=10 * cap)
+        outcome = exact.find(task, limit, control=control, max_nodes=10 * cap)
         if outcome.status == "found":
             shared.offer(outcome.program, "enumeration (exact)")
-            core = enum.core_of(task, outcome.program)
+            core = exact.core_of(task, outcome.program)
         elif outcome.status == "exhausted":
             shared.optimal = True
             shared.finish("proved optimal")
@@ -287,7 +286,7 @@ def run_search(
     def progress() -> None:
         if on_progress is not None:
             elapsed = time.perf_counter() - t0
-            states = int(shared.control[enum.NODES])
+            states = shared.control.nodes
             on_progress(elapsed, shared.best, shared.simulations, states)
 
     timer = threading.Timer(
@@ -341,7 +340,7 @@ def run_search(
         seconds=seconds,
         simulations=shared.simulations,
         mcts_states=mcts_states,
-        enumeration_states=int(shared.control[enum.NODES]),
+        enumeration_states=shared.control.nodes,
         evaluator=evaluator_name,
         history=list(shared.history),
     )

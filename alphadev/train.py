@@ -17,7 +17,7 @@ them together, and the command line (``alphadev train`` or ``python -m alphadev.
 * **Learner**: policy cross-entropy plus the two value MSEs, Adam, batches sampled uniformly
   from the replay buffer (newest ``replay_capacity`` positions).
 * **Demonstrations** (optional, off by default): ``demonstrations`` distinct shortest programs
-  found by the exact enumeration (:mod:`alphadev.baselines.enumerate`, move order shuffled per
+  found by the exact enumeration (:mod:`alphadev.exact`, move order shuffled per
   program), as positions with a one-hot policy on the next instruction and their true returns;
   ``demo_fraction`` of every batch comes from them (imitation, as AlphaGo's supervised start).
 * **Checkpoints** (``checkpoint.pt`` in the run folder, written atomically): every
@@ -183,17 +183,17 @@ def _worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma
 
 def demonstration_samples(game: AssemblyGame, count: int) -> list[Sample]:
     """Positions of up to ``count`` distinct shortest programs from the exact enumeration."""
-    from alphadev.baselines import enumerate as enum
+    from alphadev import exact
 
     task = game.task
-    core = enum.network_core(task)
-    while (shorter := enum.shorten_tail(task, core)) is not None:
+    core = exact.network_core(task)
+    while (shorter := exact.shorten_tail(task, core)) is not None:
         core = shorter
     programs = {}
     for seed in range(4 * count):
         if len(programs) >= count:
             break
-        found = enum.find(task, len(core), order_seed=seed, max_nodes=5_000_000)
+        found = exact.find(task, len(core), order_seed=seed, max_nodes=5_000_000)
         if found.status == "found":
             programs.setdefault(tuple(found.program.code), found.program)
     samples = []

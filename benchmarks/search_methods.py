@@ -24,7 +24,7 @@ from pathlib import Path
 
 from common import publish_report
 
-from alphadev.baselines import enumerate as enum
+from alphadev import exact
 from alphadev.baselines.random_search import random_search
 from alphadev.baselines.stochastic import stochastic_search
 from alphadev.search import SearchConfig, run_search
@@ -61,7 +61,7 @@ def run_method(method: str, task: SortTask, seed: int, cap: float):
     if method.startswith("stochastic"):
         start = None
         if method.endswith("warm"):
-            start = enum.assemble(task, enum.network_core(task))
+            start = exact.assemble(task, exact.network_core(task))
         res = stochastic_search(task, time_limit=cap, seed=seed, start=start)
         return res.program, res.seconds_to_best, res.explored, "proposals"
     res = random_search(task, time_limit=cap, seed=seed)
@@ -84,7 +84,7 @@ def main() -> None:
     rows, plot = [], {}
     for n, isa in TASKS:
         task = SortTask(n, isa=isa)
-        network = len(enum.assemble(task, enum.network_core(task)))
+        network = len(exact.assemble(task, exact.network_core(task)))
         for method in METHODS:
             lengths, times, explored = [], [], []
             unit = ""

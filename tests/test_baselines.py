@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alphadev.baselines import enumerate as enum
+from alphadev import exact
 from alphadev.baselines.random_search import random_search
 from alphadev.baselines.stochastic import propose, stochastic_search
 from alphadev.isa import Program, is_legal_form
@@ -28,7 +28,7 @@ def test_stochastic_moves_keep_programs_well_formed(isa, seed, steps):
 
 def test_stochastic_warm_start_shortens_the_sort3_network_to_17():
     task = SortTask(3)
-    start = enum.assemble(task, enum.network_core(task))
+    start = exact.assemble(task, exact.network_core(task))
     result = stochastic_search(task, start=start, seed=2, max_proposals=60_000, time_limit=120)
     assert result.program is not None and result.length == 17
     assert verify(result.program, task).correct

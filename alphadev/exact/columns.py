@@ -1,0 +1,123 @@
+"""Compiled kernels over the exact engines' state: register columns over the test rows.
+
+The exact engines keep a state as ``regs: int8[registers, rows]`` (register-major, so one
+register's values over every row is a contiguous *column*), ``written: int8[registers]`` (1 for
+a register that holds a defined value), and ``flags: int8[rows]``. What an instruction computes
+comes from :func:`alphadev.emulator.result_of` (the one definition every engine uses); this
+module adds what only the exact engines need: the state key up to register renaming and the
+facts about the sorted columns that their prunes use. ``targets: int8[n, rows]`` holds the
+sorted column of each output slot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from alphadev.emulator import result_of
+from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed
+
+__all__ = [
+    "column_result",
+    "creates_target",
+    "is_dead",
+    "missing_targets",
+    "renaming_key",
+]
+
+_CMP = 1  # Op.CMP: opcodes below 2 (mov, cmp) never make a target by themselves
+_CMOV_LO, _CMOV_HI = 2, 5
+
+
+@njit(cache=True, nogil=True, inline="always")
+def column_result(op, dst, src, regs, flags, out):  # pragma: no cover - compiled
+    """``out[i]`` = the new value of register ``dst`` in row ``i`` after ``op dst, src``."""
+    for i in range(regs.shape[1]):
+        out[i] = result_of(op, regs[dst, i], regs[src, i], flags[i])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _column_hash(column):  # pragma: no cover - compiled
+    h = fnv_seed()
+    for v in column:
+        h = fnv_mix(h, v + 3)
+    return h ^ (h >> np.uint64(29))
+
+
+@njit(cache=True, nogil=True)
+def renaming_key(regs, written, flags, flags_valid, last_cmp):  # pragma: no cover - compiled
+    """Hash of the state up to register renaming: the multiset of written register columns,
+    the flags when a ``cmp`` has run, and whether the last move was a ``cmp``. Never 0."""
+    count = regs.shape[0]
+    hashes = np.empty(count, dtype=np.uint64)
+    for r in range(count):
+        hashes[r] = _column_hash(regs[r]) if written[r] else np.uint64(7)
+    key, _ = fnv_mix_sorted(hashes, False)
+    if flags_valid:
+        key = (key ^ _column_hash(flags)) * FNV_PRIME
+    if last_cmp:
+        key ^= np.uint64(0x9E3779B97F4A7C15)
+    key ^= key >> np.uint64(33)
+    return key if key != 0 else np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def missing_targets(regs, written, targets):  # pragma: no cover - compiled
+    """How many target columns no written register holds (each needs its own write)."""
+    missing = 0
+    for t in range(targets.shape[0]):
+        held = False
+        for r in range(regs.shape[0]):
+            if written[r]:
+                same = True
+                for i in range(regs.shape[1]):
+                    if regs[r, i] != targets[t, i]:
+                        same = False
+                        break
+                if same:
+                    held = True
+                    break
+        if not held:
+            missing += 1
+    return missing
+
+
+@njit(cache=True, nogil=True)
+def is_dead(regs, written, targets):  # pragma: no cover - compiled
+    """Some row lacks, in every written register, a value some target needs there: no
+    continuation can be correct (instructions only copy values)."""
+    for t in range(targets.shape[0]):
+        for i in range(regs.shape[1]):
+            found = False
+            for r in range(regs.shape[0]):
+                if written[r] and regs[r, i] == targets[t, i]:
+                    found = True
+                    break
+            if not found:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def creates_target(regs, written, flags, flags_valid, targets, actions, scratch):
+    # pragma: no cover - compiled
+    """Some single cmov/min/max in ``actions`` (``int64[A, 3]``) makes a register hold a
+    target column that it did not hold. ``scratch``: int8[rows] work space."""
+    for a in range(actions.shape[0]):
+        op = actions[a, 0]
+        dst = actions[a, 1]
+        src = actions[a, 2]
+        if op <= _CMP or not (written[dst] and written[src]):  # skip mov (0) and cmp (1)
+            continue
+        if _CMOV_LO <= op <= _CMOV_HI and not flags_valid:
+            continue
+        column_result(op, dst, src, regs, flags, scratch)
+        for t in range(targets.shape[0]):
+            same = True
+            for i in range(regs.shape[1]):
+                if scratch[i] != targets[t, i]:
+                    same = False
+                    break
+            if same:
+                return True
+    return False
