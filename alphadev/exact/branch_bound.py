@@ -229,8 +229,9 @@ def find(
     """Search for a program whose core has at most ``max_core`` instructions.
 
     With ``prefix`` (core instructions over register indices), only programs whose core starts
-    with it are searched: the search runs from the state after it. ``control`` (from
-    :class:`~alphadev.exact.control.SearchControl`) lets another thread stop the search and read its node count;
+    with it are searched: the search runs from the state after it. ``control`` (a
+    :class:`~alphadev.exact.control.SearchControl`) lets another thread stop the search and
+    read its node count;
     ``max_nodes`` caps the states generated (0: no cap), reported as ``"stopped"``.
     ``table_bits`` sizes the transposition table (``2**bits`` entries, 16 bytes each); a full
     table only weakens pruning, never exactness. ``order_seed`` shuffles the order in which

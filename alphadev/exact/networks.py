@@ -78,22 +78,3 @@ def network_core(task: SortTask) -> Core:
     for i, j in sorting_network(task.n):
         core += compare_exchange(task.isa, i, j, task.n)
     return core
-
-
-def shorten_tail(
-    task: SortTask,
-    core: list[tuple[int, int, int]],
-    *,
-    control: np.ndarray | None = None,
-    max_nodes: int = 2_000_000,
-) -> list[tuple[int, int, int]] | None:
-    """Try to replace a tail of ``core`` with a shorter one: for cuts from the end backwards,
-    an exact search from the state after ``core[:cut]`` for a tail one instruction shorter,
-    each capped at ``max_nodes`` states. Returns the first shorter core found, or None."""
-    for cut in range(len(core) - 1, -1, -1):
-        if control is not None and control[STOP]:
-            return None
-        outcome = find(task, len(core) - 1, prefix=core[:cut], control=control, max_nodes=max_nodes)
-        if outcome.status == "found":
-            return core_of(task, outcome.program)
-    return None
