@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from alphadev import asm
 from alphadev.emulator import reference_trace
-from alphadev.isa import Op, get_isa
+from alphadev.isa import Op
 from alphadev.tasks import SortTask, verify
 
 __all__ = ["main"]
@@ -78,8 +78,9 @@ def cmd_verify(args: argparse.Namespace, out: Console) -> int:
         print(json.dumps(results, indent=2))
     else:
         table = Table(title="alphadev verify")
-        for column in ("file", "correct", "length", "core length", "rows checked"):
-            table.add_column(column, justify="left" if column == "file" else "right")
+        table.add_column("file", overflow="fold")
+        for column in ("correct", "length", "core length", "rows checked"):
+            table.add_column(column, justify="right", no_wrap=True)
         for row in results:
             mark = "[green]yes[/]" if row["correct"] else "[red]NO[/]"
             table.add_row(
@@ -153,75 +154,91 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
             ).rstrip()
         )
     final = previous[: layout.n]
-    ok = final == sorted(values)
-    verdict = "[green]sorted[/]" if ok else "[red]NOT sorted[/]"
-    out.print(f"output {final}: {verdict}", highlight=False)
-    return 0 if ok else 1
+    want = sorted(values)
+    if final == want:
+        out.print(f"output {final}: [green]sorted[/]", highlight=False)
+        return 0
+    if final == sorted(final):
+        why = f"in order, but not the input's values (expected {want})"
+    else:
+        why = f"not in order (expected {want})"
+    out.print(f"output {final}: [red]wrong[/], {why}", highlight=False, soft_wrap=True)
+    return 1
 
 
 # ------------------------------------------------------------------------------------- search
 
 
-def _check_task_flags(args: argparse.Namespace) -> None:
-    if not 2 <= args.n <= 6:
-        raise UsageError(f"--n must be between 2 and 6, got {args.n}")
-    registers = args.registers if args.registers is not None else args.n + 1
-    if not args.n + 1 <= registers <= 12:
-        raise UsageError(f"--registers must be between n+1={args.n + 1} and 12, got {registers}")
+def _task(args: argparse.Namespace) -> SortTask:
+    """The task of ``--n``, ``--isa``, ``--registers``, validated as the search validates."""
+    from alphadev.search import SearchConfig
+
     try:
-        get_isa(args.isa)
+        SearchConfig(n=args.n, isa=args.isa, registers=args.registers)
     except ValueError as exc:
-        raise UsageError(f"--isa: {exc}") from None
+        raise UsageError(str(exc)) from None
+    return SortTask(args.n, args.registers, args.isa)
 
 
-def _progress(err: Console, total: float):
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
+def _reporter(err: Console, *, total: float | None, label: str):
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+
+    from alphadev.progress import Reporter
+
+    columns = (TimeElapsedColumn(), BarColumn(bar_width=20), TextColumn("{task.description}"))
+    return Reporter(err, columns, total=total, label=label)
+
+
+def _check_out_dir(path: str) -> None:
+    """Refuse an output folder that cannot be written before any search work is done."""
+    folder = Path(path)
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"--out {path}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK):
+        raise UsageError(f"--out {path}: {probe} is not writable")
 
 
 def cmd_search(args: argparse.Namespace, out: Console) -> int:
+    from alphadev.options import config_from_args
     from alphadev.search import SearchConfig, run_search, write_kernel
 
-    _check_task_flags(args)
-    if args.time_limit <= 0:
-        raise UsageError(f"--time-limit must be positive, got {args.time_limit}")
-    if args.simulations < 1:
-        raise UsageError(f"--simulations must be at least 1, got {args.simulations}")
     if (
         args.checkpoint not in (None, "untrained", "heuristic")
         and not Path(args.checkpoint).is_file()
     ):
         raise UsageError(f"--checkpoint: {args.checkpoint}: no such file")
-    config = SearchConfig(
-        n=args.n, isa=args.isa, registers=args.registers, method=args.method,
-        simulations=args.simulations, time_limit=args.time_limit, seed=args.seed,
-        checkpoint=args.checkpoint, target=args.target,
-    )  # fmt: skip
+    _check_out_dir(args.out)
+    try:
+        config = config_from_args(SearchConfig, args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     err = Console(stderr=True, highlight=False)
-    with _progress(err, args.time_limit) as bar:
-        task_id = bar.add_task(f"sort{args.n} searching", total=args.time_limit)
+    with _reporter(err, total=config.time_limit, label=f"sort{config.n} search") as report:
 
         def on_progress(seconds, best, simulations, states):
-            best_text = "none yet" if best is None else f"{best.length} ({best.found_by})"
-            bar.update(
-                task_id,
-                completed=min(seconds, args.time_limit),
-                description=f"sort{args.n} best {best_text}  sims {simulations:,}  "
-                f"states {states:,}",
+            best_text = "-" if best is None else str(best.length)
+            report.update(
+                min(seconds, config.time_limit),
+                f"best {best_text}  sims {simulations:,}  states {states:,}",
             )
 
         try:
             result = run_search(config, on_progress=on_progress)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    path = write_kernel(result, args.out) if result.correct else None
+    path, what = (None, "nothing found")
+    if result.correct:
+        try:
+            path, what = write_kernel(result, args.out, force=args.force)
+        except OSError as exc:  # never lose a verified kernel: print it instead
+            what = f"could not write to {args.out} ({exc}); the kernel is printed above"
     best = result.best
+    if result.stop_reason == "interrupted":
+        kept = f"kept {best.length}" if best else "nothing found yet"
+        print(f"alphadev search: interrupted; {kept}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(
@@ -235,6 +252,7 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
                     "simulations": result.simulations,
                     "states": result.states,
                     "path": str(path) if path else None,
+                    "written": what,
                     "found_by": best.found_by if best else None,
                     "optimal": result.optimal,
                     "stop_reason": result.stop_reason,
@@ -252,8 +270,8 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         return 1
     out.print(asm.format(best.program, header=None), end="")
     table = Table(title=f"alphadev search: sort{args.n} ({config.isa})", show_header=False)
-    table.add_column("")
-    table.add_column("", justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("", justify="left", overflow="fold")
     rows = [
         ("length", f"{best.length} (core {best.core_length})"),
         ("critical path", str(best.critical_path)),
@@ -261,10 +279,10 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         ("optimal", "yes, in the enumeration space" if result.optimal else "not proved"),
         ("found after", f"{best.seconds:.2f} s"),
         ("search time", f"{result.seconds:.2f} s ({result.stop_reason})"),
-        ("MCTS simulations", f"{result.simulations:,} ({result.evaluator})"),
+        ("MCTS simulations", f"{result.simulations:,} in all ({result.evaluator})"),
         ("states", f"{result.states:,}"),
         ("verified", f"{result.verified.rows:,} rows"),
-        ("written to", str(path)),
+        ("file", what),
     ]
     for key, value in rows:
         table.add_row(key, value)
@@ -276,9 +294,13 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
     import threading
 
     from alphadev import exact
+    from alphadev.options import check_seconds
 
-    _check_task_flags(args)
-    task = SortTask(args.n, args.registers, args.isa)
+    task = _task(args)
+    try:
+        check_seconds("time_limit", args.time_limit)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     space = exact.Space.of(task)
     core = args.max_length - 2 * args.n
     if core < 0:
@@ -293,12 +315,11 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
     err = Console(stderr=True, highlight=False)
     result: list[exact.Outcome] = []
     worker = threading.Thread(target=lambda: result.append(exact.find(task, core, control=control)))
-    with _progress(err, args.time_limit) as bar:
-        task_id = bar.add_task("proving", total=None)
+    with _reporter(err, total=None, label=f"prove sort{args.n} <= {args.max_length}") as report:
         worker.start()
         while worker.is_alive():
             worker.join(0.2)
-            bar.update(task_id, description=f"states {control.nodes:,}")
+            report.update(0, f"states {control.nodes:,}")
     timer.cancel()
     outcome = result[0]
     exists = {"found": True, "exhausted": False, "stopped": None}[outcome.status]
@@ -383,7 +404,7 @@ def run_benchmark(argv: list[str]) -> int:
             "usage: alphadev bench NAME [ARGS]  (ARGS go to the script; NAME --help for its "
             f"own)\nbenchmarks: {', '.join(names) or 'none (not a source checkout)'}"
         )
-        return 0 if argv else 2
+        return 0
     if argv[0] not in names:
         print(f"alphadev bench: unknown benchmark {argv[0]!r}: expected one of "
               f"{', '.join(names) or 'none (benchmarks/ ships with the source checkout)'}",
@@ -397,10 +418,16 @@ def run_benchmark(argv: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from alphadev import __version__
+    from alphadev.options import add_options
+    from alphadev.search import MAX_N, SearchConfig
+
+    formatter = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
         prog="alphadev",
         description="Discover and check short branchless sorting kernels on a toy x86 machine.",
     )
+    parser.add_argument("--version", action="version", version=f"alphadev {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def layout_flags(p: argparse.ArgumentParser) -> None:
@@ -412,83 +439,58 @@ def build_parser() -> argparse.ArgumentParser:
         help="check kernels on every tie pattern and random int32 inputs",
         description="Parse and verify assembly kernels. Exit 0 if all are correct, 1 if any is "
         "wrong, 2 on malformed input or a missing file.",
+        formatter_class=formatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="assembly files (.s)")
     layout_flags(p)
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    p.add_argument(
-        "--random-rows", type=int, default=30_000, help="random int32 rows (default 30000)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the random rows (default 0)")
+    p.add_argument("--random-rows", type=int, default=30_000, help="random int32 rows")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random rows")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
         "run",
         help="run a kernel on one input and print the state after every instruction",
         description="Trace a kernel on one input. Negative first values: --input=-3,1,2",
+        formatter_class=formatter,
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--input", required=True, help="comma-separated int32 values, e.g. 3,1,2")
     layout_flags(p)
     p.set_defaults(func=cmd_run)
 
-    def task_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--n", type=int, default=3, help="sort size, 2..6 (default 3)")
-        p.add_argument(
-            "--isa",
-            default="cmov",
-            help="cmov, minmax, full, or a comma list of opcodes (default cmov)",
-        )
-        p.add_argument("--registers", type=int, help="register count (default n+1)")
-        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
     p = sub.add_parser(
         "search",
         help="discover a short sorting kernel, verify it and save it",
-        description="Search for a short sorting kernel with MCTS and exact enumeration side "
-        "by side, verify the best on every tie pattern and random int32 inputs, and write it "
-        "to OUT/sort{n}_{isa}_{length}.s. Exit 0 if a verified kernel was found, 1 if none.",
+        description="Search for a short sorting kernel with the engines racing on one "
+        "best-so-far, verify the best on every tie pattern and random int32 inputs, and write "
+        "it to OUT/sort{n}_{isa}_{length}.s unless OUT already holds one as short. Exit 0 if "
+        "a verified kernel was found, 1 if none, 2 on a bad flag.",
+        formatter_class=formatter,
     )
-    task_flags(p)
-    p.add_argument(
-        "--method",
-        choices=("auto", "enumerate", "mcts"),
-        default="auto",
-        help="auto: both engines at once (default); enumerate; mcts",
-    )
-    p.add_argument(
-        "--simulations", type=int, default=64, help="MCTS simulations per move (default 64)"
-    )
-    p.add_argument(
-        "--time-limit",
-        type=float,
-        default=60.0,
-        help="seconds (default 60); the search stops sooner when it proves its "
-        "best optimal or reaches --target",
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument(
-        "--checkpoint",
-        default=None,
-        help="MCTS evaluator: a checkpoint PATH, 'untrained' or 'heuristic' "
-        "(default: the packaged net for this task if shipped, else heuristic)",
-    )
-    p.add_argument("--target", type=int, help="stop once the best length is at most this")
-    p.add_argument("--out", default="asm/discovered", help="output folder (asm/discovered)")
+    add_options(p, SearchConfig)
+    p.add_argument("--out", default="asm/discovered", help="output folder")
+    p.add_argument("--force", action="store_true", help="write even if OUT holds a kernel as short")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser(
         "prove",
         help="certify that no sorting kernel of a given length exists",
         description="Exhaustive search of the enumeration space. Exit 0 with a certificate "
-        "when no program of length <= MAX_LENGTH exists, 1 (printing one) when it does, 3 "
-        "when the time limit ran out first.",
+        "(the space, states generated, seconds) when no program of length <= MAX_LENGTH "
+        "exists, 1 (printing one) when it does, 3 when the time limit ran out first, 2 on a "
+        "bad flag.",
+        formatter_class=formatter,
     )
-    task_flags(p)
+    p.add_argument("--n", type=int, default=3, help=f"sort size, 2..{MAX_N}")
+    p.add_argument("--isa", default="cmov", help="cmov, minmax, full, or a comma list of opcodes")
+    p.add_argument("--registers", type=int, help="register count (default n+1)")
     p.add_argument(
         "--max-length", type=int, required=True, help="full length, loads and stores included"
     )
-    p.add_argument("--time-limit", type=float, default=3600.0, help="seconds (default 3600)")
+    p.add_argument("--time-limit", type=float, default=3600.0, help="seconds")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_prove)
 
     p = sub.add_parser(
@@ -496,8 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="export a verified kernel as C (inline asm + portable fallback) or x86-64 gas",
         description="Export a kernel as a C function void NAME(int32_t *a) (GCC inline "
         "assembly on x86-64, plain C otherwise) or as a standalone GNU assembler file (System "
-        "V ABI, pointer in %%rdi). A kernel that does not verify is refused (exit 2) unless "
+        "V ABI, pointer in rdi). A kernel that does not verify is refused (exit 2) unless "
         "--unverified.",
+        formatter_class=formatter,
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--to", choices=("c", "gas"), required=True, help="c or gas")
@@ -523,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:  # its own parser: python -m alphadev.train takes the same flags
-        from alphadev.train import main as train_main
+        from alphadev.train.cli import main as train_main
 
         return train_main(argv[1:])
     if argv[:1] == ["bench"]:

@@ -8,13 +8,18 @@ Observation (``Dict``):
 
 ``info["action_mask"]`` is ``int8[num_actions]`` with 1 = legal (Gymnasium's convention), and
 ``env.action_space.sample()`` draws from the legal actions of the current state. Playing an
-illegal action raises :class:`~alphadev.game.IllegalActionError` (``illegal_action="raise"``,
-the default) or, with ``illegal_action="end"``, ends the episode with reward
-``illegal_penalty`` and ``info["illegal_action"] = True``, the state unchanged (the form RL
-libraries and Gymnasium's ``check_env`` expect, since they step with unmasked samples).
+illegal action ends the episode with reward ``illegal_penalty`` and
+``info["illegal_action"] = True``, the state unchanged (``illegal_action="end"``, the default:
+the form RL libraries and Gymnasium's ``check_env`` expect, since they step with any action of
+the ``Discrete`` space), or raises :class:`~alphadev.game.IllegalActionError`
+(``illegal_action="raise"``).
 ``terminated`` is set when the program is correct or no legal move is left; ``truncated``
 when ``max_length`` is reached.
 ``get_state()``/``set_state()`` (or ``clone()``) snapshot the game for tree search.
+
+Importing this module registers the environment id :data:`ENV_ID` with Gymnasium (importing
+:mod:`alphadev` or :mod:`alphadev.game` does not load Gymnasium). Without an import,
+``gym.make("alphadev.env:alphadev/AssemblyGame-v0")`` imports it for you.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from gymnasium import spaces
 
 from alphadev.game import AssemblyGame, GameState, RewardConfig
 
-__all__ = ["AssemblyGameEnv", "LegalDiscrete"]
+__all__ = ["ENV_ID", "AssemblyGameEnv", "LegalDiscrete"]
+
+ENV_ID = "alphadev/AssemblyGame-v0"
 
 
 class LegalDiscrete(spaces.Discrete):
@@ -60,7 +67,7 @@ class AssemblyGameEnv(gym.Env):
         correct_bonus: float = 1.0,
         latency_weight: float = 0.01,
         latency_model: str = "length",
-        illegal_action: str = "raise",
+        illegal_action: str = "end",
         illegal_penalty: float = -1.0,
         render_mode: str | None = None,
     ) -> None:
@@ -161,3 +168,7 @@ class AssemblyGameEnv(gym.Env):
             "score": gs.score,
             "distinct_rows": self.game.distinct_rows(gs),
         }
+
+
+if ENV_ID not in gym.registry:
+    gym.register(id=ENV_ID, entry_point="alphadev.env:AssemblyGameEnv")

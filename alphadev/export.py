@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from alphadev.isa import CMOV_OPS, Op, Program
+from alphadev.isa import CMOV_OPS, FLAGS, Op, Program, reads
 
 __all__ = ["ExportError", "to_c", "to_gas"]
 
@@ -44,17 +44,17 @@ class ExportError(ValueError):
 def _check(program: Program, name: str) -> None:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ExportError(f"function name {name!r} is not a C identifier")
-    flags_from_cmp = False
+    flags_from_cmp = False  # min/max clobber the flags in the x86 lowering
     for i, ins in enumerate(program.code, start=1):
-        if ins.op == Op.CMP:
-            flags_from_cmp = True
-        elif ins.op in (Op.MIN, Op.MAX):
-            flags_from_cmp = False
-        elif ins.op in CMOV_OPS and not flags_from_cmp:
+        if FLAGS in reads(ins) and not flags_from_cmp:
             raise ExportError(
                 f"instruction {i} ({ins.op.mnemonic}) reads flags that an earlier min/max "
                 "overwrites in the x86 lowering (or that no cmp set)"
             )
+        if ins.op == Op.CMP:
+            flags_from_cmp = True
+        elif ins.op in (Op.MIN, Op.MAX):
+            flags_from_cmp = False
     if len(_registers(program)) > len(_GAS_REGISTERS):
         raise ExportError(f"at most {len(_GAS_REGISTERS)} registers can be mapped")
 

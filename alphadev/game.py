@@ -34,9 +34,10 @@ import numpy as np
 from numba import njit
 
 from alphadev.emulator import apply_instruction_into
-from alphadev.isa import Op, Program
+from alphadev.hashing import fnv_mix, fnv_mix_sorted, fnv_seed
+from alphadev.isa import FLAGS, Op, Program, reads
 from alphadev.latency import latency
-from alphadev.tasks import SortTask, count_in_place
+from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask, count_in_place
 
 __all__ = [
     "AssemblyGame",
@@ -44,9 +45,6 @@ __all__ = [
     "IllegalActionError",
     "RewardConfig",
     "default_max_length",
-    "distinct_rows",
-    "legal_actions",
-    "state_key",
 ]
 
 # Bookkeeping vector ``book: int64[6]`` carried by every state.
@@ -61,13 +59,10 @@ BOOK_SIZE = 6
 _MOV, _CMP, _MIN, _MAX = int(Op.MOV), int(Op.CMP), int(Op.MIN), int(Op.MAX)
 _CMOV_LO, _CMOV_HI = int(Op.CMOVL), int(Op.CMOVGE)
 
-#: Optimal comparator counts of sorting networks for n = 0..8.
-_NETWORK_COMPARATORS = (0, 0, 1, 3, 5, 9, 12, 16, 19)
-
 
 def default_max_length(n: int) -> int:
     """The cmov sorting-network length for ``n`` plus 2: 10, 20, 30, 48 for n = 2..5."""
-    comparators = _NETWORK_COMPARATORS[n] if n < len(_NETWORK_COMPARATORS) else n * n
+    comparators = OPTIMAL_COMPARATORS[n] if n < len(OPTIMAL_COMPARATORS) else n * n
     return 2 * n + 4 * comparators + 2
 
 
@@ -127,15 +122,6 @@ def _step(
     return count_in_place(out_state, expected)
 
 
-_PRIME = np.uint64(0x100000001B3)
-_SEED = np.uint64(0xCBF29CE484222325)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _mix(h, value):  # pragma: no cover - compiled
-    return (h ^ np.uint64(value & 0xFFFFFFFF)) * _PRIME
-
-
 @njit(cache=True, nogil=True)
 def _row_set_key(state, flags, expected, book):  # pragma: no cover - compiled
     """64-bit hash of the *set* of distinct rows ``(locations, flag, expected)`` plus the
@@ -145,25 +131,17 @@ def _row_set_key(state, flags, expected, book):  # pragma: no cover - compiled
     use_flags = book[FLAGS_VALID] == 1
     hashes = np.empty(rows, dtype=np.uint64)
     for r in range(rows):
-        h = _SEED
+        h = fnv_seed()
         for c in range(cols):
-            h = _mix(h, np.int64(state[r, c]))
-        h = _mix(h, np.int64(flags[r]) + 7 if use_flags else np.int64(0))
+            h = fnv_mix(h, state[r, c])
+        h = fnv_mix(h, np.int64(flags[r]) + 7 if use_flags else 0)
         for c in range(n):
-            h = _mix(h, np.int64(expected[r, c]))
-        h ^= h >> np.uint64(29)
-        hashes[r] = h
-    hashes.sort()
-    key = _SEED
-    distinct = 0
-    for r in range(rows):
-        if r == 0 or hashes[r] != hashes[r - 1]:
-            distinct += 1
-            key = (key ^ hashes[r]) * _PRIME
-            key ^= key >> np.uint64(31)
+            h = fnv_mix(h, expected[r, c])
+        hashes[r] = h ^ (h >> np.uint64(29))
+    key, distinct = fnv_mix_sorted(hashes, True)
     for i in range(BOOK_SIZE):
-        key = _mix(key, book[i])
-        key = _mix(key, book[i] >> 32)
+        key = fnv_mix(key, book[i])
+        key = fnv_mix(key, book[i] >> 32)
     return key, distinct
 
 
@@ -297,9 +275,13 @@ class AssemblyGame:
             raise IllegalActionError(f"action {action} out of range [0, {self.num_actions})")
         if not self.legal_actions(gs)[action]:
             raise IllegalActionError(self._why_illegal(gs, action))
-        return self._apply_unchecked(gs, action)
+        return self.play(gs, action)
 
-    def _apply_unchecked(self, gs: GameState, action: int) -> GameState:
+    def play(self, gs: GameState, action: int) -> GameState:
+        """The state after ``action``, without the legality check of :meth:`apply`: for callers
+        that drew ``action`` from :meth:`legal_actions` (tree search, rollouts, replays of
+        programs that were legal when recorded). An illegal action gives a state outside the
+        game's rules."""
         op, dst, src = self.actions[action]
         state = np.empty_like(gs.state)
         flags = np.empty_like(gs.flags)
@@ -375,23 +357,9 @@ def _reason(gs: GameState, ins) -> str:
             return f"m{ins.dst} has not been read yet (a store would destroy that input)"
     if ins.op == Op.CMP and gs.last_was_cmp:
         return "two cmp in a row"
-    if ins.op in (Op.CMOVL, Op.CMOVG, Op.CMOVLE, Op.CMOVGE) and not gs.flags_valid:
-        return "cmov before any cmp"
-    reads = [ins.src] if ins.op == Op.MOV else [ins.src, ins.dst]
-    for loc in reads:
-        if not gs.is_written(loc):
+    for loc in reads(ins):
+        if loc == FLAGS and not gs.flags_valid:
+            return "cmov before any cmp"
+        if loc != FLAGS and not gs.is_written(loc):
             return f"reads {layout.name(loc)}, which was never written"
     return f"registers are first used in order: the next new register is r{gs.registers_used}"
-
-
-# Module-level spellings of the main queries, for callers that hold only a state.
-def legal_actions(gs: GameState) -> np.ndarray:
-    return gs.game.legal_actions(gs)
-
-
-def state_key(gs: GameState) -> int:
-    return gs.game.state_key(gs)
-
-
-def distinct_rows(gs: GameState) -> int:
-    return gs.game.distinct_rows(gs)

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "FLAGS",
     "ISAS",
     "ActionSpace",
     "Instruction",
@@ -35,6 +36,8 @@ __all__ = [
     "Op",
     "Program",
     "get_isa",
+    "reads",
+    "writes",
 ]
 
 
@@ -63,8 +66,29 @@ CMOV_OPS = frozenset({Op.CMOVL, Op.CMOVG, Op.CMOVLE, Op.CMOVGE})
 MINMAX_OPS = frozenset({Op.MIN, Op.MAX})
 #: Opcodes that read the flags.
 FLAG_READERS = CMOV_OPS
-#: Opcodes whose destination is also read (``dst = f(dst, src)``).
-READS_DST = CMOV_OPS | MINMAX_OPS
+
+
+#: Pseudo-location of the flags in :func:`reads` and :func:`writes`.
+FLAGS = -1
+
+
+def reads(ins: Instruction) -> tuple[int, ...]:
+    """The locations ``ins`` reads, with :data:`FLAGS` for the flags: the one statement of the
+    machine's data flow (``mov`` reads its source; ``cmp`` both operands; ``cmov*``, ``min``
+    and ``max`` both operands, since the destination is kept when the move does not happen;
+    ``cmov*`` also the flags). The emulator's :func:`~alphadev.emulator.result_of` computes
+    what these reads produce."""
+    op = Op(ins.op)
+    if op == Op.MOV:
+        return (ins.src,)
+    if op in FLAG_READERS:
+        return (ins.src, ins.dst, FLAGS)
+    return (ins.src, ins.dst)
+
+
+def writes(ins: Instruction) -> int:
+    """The one location ``ins`` writes: :data:`FLAGS` for ``cmp``, else its destination."""
+    return FLAGS if ins.op == Op.CMP else ins.dst
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,12 @@ class Isa:
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def can_sort(self) -> bool:
+        """Whether a compare-exchange can be written: ``min`` and ``max``, or ``cmp`` and a
+        ``cmov`` (every sorting kernel needs one; ``mov`` alone only permutes copies)."""
+        return {Op.MIN, Op.MAX} <= self.ops or (Op.CMP in self.ops and bool(self.ops & CMOV_OPS))
 
 
 ISAS: dict[str, Isa] = {
@@ -223,14 +253,16 @@ class Program:
     def append(self, ins: Instruction) -> Program:
         return Program(self.layout, (*self.code, ins))
 
-    def first_flag_error(self) -> int | None:
-        """Index of the first cmov that runs before any cmp, or None."""
-        seen_cmp = False
+    def first_undefined_read(self) -> tuple[int, int] | None:
+        """``(index, location)`` of the first instruction that reads a location (or, as
+        :data:`FLAGS`, the flags) before anything wrote it, or None. Memory starts defined
+        (it holds the input); registers and the flags do not (a real machine holds garbage)."""
+        defined = set(range(self.layout.n))
         for i, ins in enumerate(self.code):
-            if ins.op == Op.CMP:
-                seen_cmp = True
-            elif ins.op in FLAG_READERS and not seen_cmp:
-                return i
+            for loc in reads(ins):
+                if loc not in defined:
+                    return i, loc
+            defined.add(writes(ins))
         return None
 
 

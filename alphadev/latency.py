@@ -6,17 +6,15 @@ take 1 cycle; a load (``mov rX, mY``) takes 4 (an L1 hit, load to use); a store 
 only has to enter the store buffer). They rank kernels; they are not a simulation of a core.
 
 Dependencies are the true (read-after-write) ones only, as on a core that renames registers:
-an instruction waits for the last writer of every location it reads, and a ``cmov`` also waits
-for the last ``cmp`` (the flags). What each opcode reads: ``mov`` its source; ``cmp`` both
-operands; ``cmov*``, ``min``, ``max`` both operands (the destination is kept when the move does
-not happen, so it is read).
+an instruction waits for the last writer of every location it reads
+(:func:`alphadev.isa.reads`: a ``cmov`` also waits for the last ``cmp``, the flags).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alphadev.isa import FLAG_READERS, READS_DST, Instruction, Layout, Op, Program
+from alphadev.isa import FLAG_READERS, Instruction, Layout, Op, Program, reads, writes
 
 __all__ = ["LATENCY_MODELS", "LatencyTable", "critical_path", "latency", "length", "schedule"]
 
@@ -48,20 +46,6 @@ class LatencyTable:
 
 
 DEFAULT_TABLE = LatencyTable()
-_FLAGS = -1  # pseudo-location of the flags
-
-
-def _reads(ins: Instruction) -> list[int]:
-    reads = [ins.src]
-    if ins.op in READS_DST or ins.op == Op.CMP:
-        reads.append(ins.dst)
-    if ins.op in FLAG_READERS:
-        reads.append(_FLAGS)
-    return reads
-
-
-def _writes(ins: Instruction) -> int:
-    return _FLAGS if ins.op == Op.CMP else ins.dst
 
 
 def length(program: Program) -> int:
@@ -76,13 +60,13 @@ def _finish(program: Program, table: LatencyTable, width: int | None) -> int:
     done: dict[int, int] = {}  # location -> cycle its last value is ready
     finish = 0
     for ins in program.code:
-        cycle = max((done.get(loc, 0) for loc in _reads(ins)), default=0)
+        cycle = max((done.get(loc, 0) for loc in reads(ins)), default=0)
         if width is not None:
             while issued.get(cycle, 0) >= width:
                 cycle += 1
             issued[cycle] = issued.get(cycle, 0) + 1
         end = cycle + table.cycles(program.layout, ins)
-        done[_writes(ins)] = end
+        done[writes(ins)] = end
         finish = max(finish, end)
     return finish
 

@@ -44,7 +44,6 @@ class MCTSConfig:
     batch_size: int = 8  # leaves per evaluator call
     virtual_loss: float = 1.0
     discount: float = 1.0
-    gumbel: bool = False
     gumbel_max_actions: int = 16
     gumbel_c_visit: float = 50.0
     gumbel_c_scale: float = 1.0
@@ -221,7 +220,7 @@ class MCTS:
         """The node along edge ``index`` of ``node`` (created, with its reward, on first use)."""
         child = node.children[index]
         if child is None:
-            gs = self.game._apply_unchecked(node.state, int(node.actions[index]))
+            gs = self.game.play(node.state, int(node.actions[index]))
             node.R[index] = self.game.reward(node.state, gs)
             child = self.node(gs)
             node.children[index] = child

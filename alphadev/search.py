@@ -33,6 +33,7 @@ from alphadev.game import AssemblyGame, GameState
 from alphadev.isa import Program, get_isa
 from alphadev.latency import critical_path
 from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
+from alphadev.options import check_range, check_seconds, option
 from alphadev.tasks import SortTask, VerifyResult, verify
 
 __all__ = [
@@ -49,34 +50,58 @@ METHODS = ("auto", "enumerate", "mcts")
 PACKAGED_CHECKPOINTS = Path(__file__).parent / "checkpoints"
 
 
+#: Sort sizes the search accepts.
+MAX_N = 8
+#: Registers at most (the exported C maps each to a machine register).
+MAX_REGISTERS = 14
+
+
 @dataclass(frozen=True, kw_only=True)
 class SearchConfig:
-    """What to search for and for how long (keyword-only).
+    """What to search for and for how long (keyword-only; the fields with help are the flags
+    of ``alphadev search``, with these defaults).
 
-    ``simulations`` is the MCTS budget per move; ``time_limit`` is in seconds; ``target`` is a
-    full length (loads and stores included) at which to stop; ``checkpoint`` is a path,
-    ``"untrained"``, ``"heuristic"``, or None for the packaged net of this task if one is
-    shipped, else the heuristic; ``tail_nodes`` caps each exact tail search (states).
+    ``tail_nodes`` caps each exact tail search (states).
     """
 
-    n: int = 3
-    isa: str = "cmov"
-    registers: int | None = None
-    method: str = "auto"
-    simulations: int = 64
-    time_limit: float = 60.0
-    seed: int = 0
-    checkpoint: str | None = None
-    target: int | None = None
+    n: int = option(3, help=f"sort size, 2..{MAX_N}")
+    isa: str = option("cmov", help="cmov, minmax, full, or a comma list of opcodes")
+    registers: int | None = option(None, help="register count (default n+1)")
+    method: str = option(
+        "auto",
+        choices=METHODS,
+        help="auto: the engines race on one best-so-far; or one engine alone",
+    )
+    simulations: int = option(64, help="MCTS simulations per move")
+    time_limit: float = option(
+        60.0,
+        help="seconds; the search stops sooner when it proves its best optimal or reaches --target",
+    )
+    seed: int = option(
+        0,
+        help="random seed: each engine alone (--method) is reproducible with it; the race of "
+        "engines on two cores is not (which engine finds what first depends on timing)",
+    )
+    checkpoint: str | None = option(
+        None,
+        help="MCTS evaluator: a checkpoint PATH, 'untrained' or 'heuristic' (default: the "
+        "packaged net for this task if shipped, else heuristic)",
+    )
+    target: int | None = option(None, help="stop once the best length is at most this")
     tail_nodes: int = 2_000_000
 
     def __post_init__(self) -> None:
+        check_range("n", self.n, 2, MAX_N)
+        isa = get_isa(self.isa)
+        if not isa.can_sort:
+            raise ValueError(f"--isa {self.isa}: needs min and max, or cmp and a cmov, to sort")
+        registers = self.registers if self.registers is not None else self.n + 1
+        check_range("registers", registers, self.n + 1, MAX_REGISTERS)
+        check_seconds("time_limit", self.time_limit)
+        check_range("simulations", self.simulations, 1, 1_000_000)
+        check_range("target", self.target, 1)
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: expected one of {METHODS}")
-        if self.time_limit <= 0:
-            raise ValueError(f"time limit must be positive, got {self.time_limit}")
-        if self.simulations < 1:
-            raise ValueError(f"simulations must be at least 1, got {self.simulations}")
 
 
 @dataclass(frozen=True)
@@ -89,7 +114,6 @@ class Candidate:
     critical_path: int
     found_by: str
     seconds: float
-    simulations: int
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -151,7 +175,6 @@ class _Shared:
             critical_path=critical_path(program),
             found_by=found_by,
             seconds=time.perf_counter() - self.t0,
-            simulations=self.simulations,
         )
         with self.lock:
             if self.best is not None and cand.rank >= self.best.rank:
@@ -194,10 +217,11 @@ def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
         load_network,
     )
 
-    torch.set_num_threads(1)  # one core for the network; the enumeration has the other
     if spec == "untrained":
-        torch.manual_seed(seed)
-        return NetworkEvaluator(PolicyValueNet(NetworkConfig()), game), "untrained network"
+        with torch.random.fork_rng():  # seeded weights without touching the global RNG
+            torch.manual_seed(seed)
+            net = PolicyValueNet(NetworkConfig())
+        return NetworkEvaluator(net, game), "untrained network"
     try:
         net = load_network(spec)
     except CheckpointError as exc:
@@ -360,17 +384,38 @@ def kernel_header(result: SearchResult) -> dict[str, str]:
         "critical_path": str(best.critical_path),
         "found_by": f"alphadev search ({found_by})",
         "seed": str(cfg.seed),
-        "simulations": str(best.simulations),
+        "simulations": str(result.simulations),
         "seconds": f"{best.seconds:.2f}",
         "verified": f"{ver.tie_rows} tie-pattern rows + {ver.random_rows} random int32 rows",
     }
 
 
-def write_kernel(result: SearchResult, out_dir: str | Path) -> Path:
-    """Write the verified best program to ``out_dir/sort{n}_{isa}_{length}.s`` atomically."""
+def catalogue_best(out_dir: str | Path, n: int, isa: str) -> tuple[int, Path] | None:
+    """The shortest kernel file for ``sort{n}`` and ``isa`` already in ``out_dir`` (by the
+    length in its name, ``sort{n}_{isa}_{length}.s``), or None."""
+    best = None
+    for path in Path(out_dir).glob(f"sort{n}_{isa}_*.s"):
+        length = path.stem.rsplit("_", 1)[-1]
+        if length.isdigit() and (best is None or int(length) < best[0]):
+            best = (int(length), path)
+    return best
+
+
+def write_kernel(
+    result: SearchResult, out_dir: str | Path, *, force: bool = False
+) -> tuple[Path | None, str]:
+    """Write the verified best program to ``out_dir/sort{n}_{isa}_{length}.s`` atomically,
+    unless ``out_dir`` already holds a kernel for the task at least as short (then nothing
+    is written, unless ``force``). Returns ``(path written or None, what happened)``."""
     if not result.correct:
         raise ValueError("only a verified program is written")
     header = kernel_header(result)
     path = Path(out_dir) / f"{header['task']}_{header['isa']}_{header['length']}.s"
+    existing = catalogue_best(out_dir, result.config.n, header["isa"])
+    if existing is not None and existing[0] <= result.best.length and not force:
+        return None, (
+            f"not written: {existing[1]} is as short or shorter ({existing[0]}); a search only "
+            "adds a strictly shorter kernel (--force to write anyway)"
+        )
     write_atomic(path, asm.format(result.best.program, header=header))
-    return path
+    return path, f"written to {path}"

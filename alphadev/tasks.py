@@ -17,9 +17,10 @@ import numpy as np
 from numba import njit
 
 from alphadev.emulator import run_program
-from alphadev.isa import FLAG_READERS, READS_DST, ActionSpace, Isa, Layout, Op, Program, get_isa
+from alphadev.isa import FLAGS, ActionSpace, Isa, Layout, Op, Program, get_isa
 
 __all__ = [
+    "OPTIMAL_COMPARATORS",
     "Counterexample",
     "SortTask",
     "VerifyResult",
@@ -28,6 +29,9 @@ __all__ = [
     "tie_pattern_rows",
     "verify",
 ]
+
+#: Comparators of the smallest sorting networks for n = 0..8 (Knuth, TAOCP vol. 3, 5.3.4).
+OPTIMAL_COMPARATORS = (0, 0, 1, 3, 5, 9, 12, 16, 19)
 
 INT32_MIN = int(np.iinfo(np.int32).min)
 INT32_MAX = int(np.iinfo(np.int32).max)
@@ -192,24 +196,14 @@ class VerifyResult:
 def static_error(program: Program) -> str | None:
     """Why the program is undefined on a real machine, or None: a flag read before any ``cmp``,
     or a register read before it is written (its value would be whatever was left there)."""
-    layout = program.layout
-    written = set(range(layout.n))  # memory holds the input
-    seen_cmp = False
-    for i, ins in enumerate(program.code):
-        name = Op(ins.op).mnemonic
-        if ins.op in FLAG_READERS and not seen_cmp:
-            return f"instruction {i + 1} ({name}) reads the flags before any cmp"
-        reads = [ins.src]
-        if ins.op in READS_DST or ins.op == Op.CMP:
-            reads.append(ins.dst)
-        for loc in reads:
-            if loc not in written:
-                return f"instruction {i + 1} ({name}) reads {layout.name(loc)} before it is written"
-        if ins.op == Op.CMP:
-            seen_cmp = True
-        else:
-            written.add(ins.dst)
-    return None
+    bad = program.first_undefined_read()
+    if bad is None:
+        return None
+    index, loc = bad
+    name = Op(program.code[index].op).mnemonic
+    if loc == FLAGS:
+        return f"instruction {index + 1} ({name}) reads the flags before any cmp"
+    return f"instruction {index + 1} ({name}) reads {program.layout.name(loc)} before it is written"
 
 
 def _check_rows(program: Program, code: np.ndarray, inputs: np.ndarray) -> Counterexample | None:

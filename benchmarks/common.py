@@ -60,6 +60,15 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def report_path(name: str, quick: bool) -> Path:
+    """Where a report goes: ``results/NAME`` for a full run; ``results/quick/NAME`` (not
+    committed) for a ``--quick`` run, so a quick run never replaces the published figures."""
+    return RESULTS / "quick" / name if quick else RESULTS / name
+
+
 def publish_report(path: Path, lines: list[str]) -> None:
     """Append the machine line to a markdown report, write it atomically and print it."""
     machine = machine_info()

@@ -46,16 +46,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from common import machine_info, write_atomic
+from common import machine_info, report_path, write_atomic
 from numba import njit
 
 from alphadev.emulator import ROW_BLOCK, reference_run, run_program
-from alphadev.isa import CMOV_OPS, READS_DST, ActionSpace, Layout, Op, Program
+from alphadev.isa import ActionSpace, Instruction, Layout, Op, Program, reads, writes
 from alphadev.tasks import SortTask
 
 N = 5
 REGISTERS = 6
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "emulator.md"
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,19 +78,12 @@ def random_programs(
     for _ in range(count):
         code = [(int(Op.MOV), layout.register(i), layout.memory(i)) for i in range(layout.n)]
         written = set(range(layout.n)) | {layout.register(i) for i in range(layout.n)}
-        seen_cmp = False
         while len(code) < length:
             op_num, dst, src = (int(v) for v in actions[rng.integers(len(actions))])
-            op = Op(op_num)
-            if op in CMOV_OPS and not seen_cmp:
+            ins = Instruction(Op(op_num), dst, src)
+            if not set(reads(ins)) <= written:  # no read of an undefined register or flags
                 continue
-            reads = {src, dst} if (op in READS_DST or op == Op.CMP) else {src}
-            if not reads <= written:
-                continue
-            if op == Op.CMP:
-                seen_cmp = True
-            else:
-                written.add(dst)
+            written.add(writes(ins))
             code.append((op_num, dst, src))
         programs.append(np.array(code, dtype=np.int32))
     return programs
@@ -349,7 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--programs", type=int, default=None, help="batch size (200; 50 quick)")
     parser.add_argument("--length", type=int, default=40, help="instructions per program")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report path")
+    parser.add_argument(
+        "--out", type=Path, help="report (default results/emulator.md; --quick: results/quick/)"
+    )
     args = parser.parse_args(argv)
     if args.programs is not None and args.programs < 1:
         parser.error("--programs must be at least 1")
@@ -488,6 +482,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     info = machine_info()
     elapsed = time.perf_counter() - start_all
     notes.append(f"Total script time (before writing this file): {elapsed:.1f} s.")
+    if args.out is None:
+        args.out = report_path("emulator.md", args.quick)
     write_atomic(args.out, render_markdown(info, workload, results, ratios, notes))
 
     print(f"machine: {info['CPU']} ({info['cores']}), {info['OS']}")

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import machine_info, write_atomic
+from common import machine_info, report_path, write_atomic
 
 from alphadev.env import AssemblyGameEnv
 from alphadev.game import AssemblyGame
@@ -42,7 +42,7 @@ def run_game(game: AssemblyGame, seconds: float, rng: random.Random) -> tuple[in
             legal = np.flatnonzero(game.legal_actions(gs))
             if len(legal) == 0:
                 break
-            gs = game._apply_unchecked(gs, int(legal[rng.randrange(len(legal))]))
+            gs = game.play(gs, int(legal[rng.randrange(len(legal))]))
             moves += 1
             if gs.correct or gs.length >= game.max_length:
                 break
@@ -155,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about 30 seconds in all")
     parser.add_argument("--seconds", type=float, help="seconds per loop and size")
-    parser.add_argument("--out", default="benchmarks/results/game.md")
+    parser.add_argument("--out", help="report (default results/game.md; --quick: results/quick/)")
     args = parser.parse_args()
     seconds = args.seconds or (2.0 if args.quick else 8.0)
 
@@ -197,7 +197,7 @@ def main() -> None:
             f"| sort{n} | {nrows} | {actions} | {g:,.0f} | {e:,.0f} | {p:,.0f} | "
             f"{g / p:.1f}x | {e / p:.1f}x | {target} |"
         )
-    out = Path(args.out)
+    out = Path(args.out) if args.out else report_path("game.md", args.quick)
     write_atomic(out, "\n".join(lines) + "\n")
     print(f"wrote {out}")
 

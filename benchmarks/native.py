@@ -34,7 +34,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import publish_report
+from common import publish_report, report_path
 
 from alphadev import asm
 from alphadev.export import to_c
@@ -239,7 +239,7 @@ def main() -> None:
         *lines,
         "",
     ]
-    publish_report(RESULTS, report)
+    publish_report(report_path("native.md", args.quick), report)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import publish_report
+from common import publish_report, report_path
 
 from alphadev.search import SearchConfig, run_search
 
@@ -140,7 +140,7 @@ def main() -> None:
         *lines,
         "",
     ]
-    publish_report(RESULTS, report)
+    publish_report(report_path("search.md", args.quick), report)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import publish_report
+from common import publish_report, report_path
 
 from alphadev import exact
 from alphadev.baselines.random_search import random_search
@@ -136,7 +136,7 @@ def main() -> None:
         "Ullrich & Hack (CGO 2025); their hardware is not this machine.",
         "",
     ]
-    publish_report(RESULTS / "search_methods.md", report)
+    publish_report(report_path("search_methods.md", args.quick), report)
     try:
         import matplotlib
 

@@ -103,4 +103,7 @@ def test_run_rejects_wrong_input_length(capsys):
 
 def test_run_reports_unsorted_output(capsys):
     assert main(["run", str(DATA / "sort3_fails_on_ties.s"), "--input", "4,4,9"]) == 1
-    assert "NOT sorted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert (
+        "output [4, 9, 9]: wrong, in order, but not the input's values (expected [4, 4, 9])" in out
+    )

@@ -7,7 +7,7 @@ from gymnasium.utils.env_checker import check_env
 from hypothesis import given
 from hypothesis import strategies as st
 
-import alphadev  # noqa: F401  (registers the env)
+import alphadev.env  # noqa: F401  (registers the env)
 from alphadev import asm
 from alphadev.emulator import reference_run
 from alphadev.env import AssemblyGameEnv
@@ -68,17 +68,33 @@ def obeys_rules(program: Program) -> str | None:
 
 
 @pytest.mark.parametrize("n", [3, 4])
-def test_env_checker_passes(n):
-    env = gym.make("alphadev/AssemblyGame-v0", n=n, illegal_action="end")
+def test_env_checker_passes_with_default_settings(n):
+    env = gym.make("alphadev/AssemblyGame-v0", n=n)
     check_env(env.unwrapped)
 
 
-def test_env_raises_on_illegal_action_by_default():
+def test_env_ends_on_illegal_action_by_default_and_raises_on_request():
     env = gym.make("alphadev/AssemblyGame-v0", n=3)
     _, info = env.reset(seed=0)
     illegal = int(np.flatnonzero(info["action_mask"] == 0)[0])
+    _, reward, terminated, _, info = env.step(illegal)
+    assert terminated and reward == -1.0 and info["illegal_action"]
+    strict = gym.make("alphadev/AssemblyGame-v0", n=3, illegal_action="raise")
+    strict.reset(seed=0)
     with pytest.raises(IllegalActionError, match="illegal action"):
-        env.step(illegal)
+        strict.step(illegal)
+
+
+def test_importing_the_game_loads_neither_gymnasium_nor_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, alphadev, alphadev.game, alphadev.exact, alphadev.search;"
+        "print(sorted(m for m in ('gymnasium', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_env_episode_with_masked_samples_and_clone_restore():

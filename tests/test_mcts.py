@@ -121,7 +121,7 @@ def test_no_illegal_action_is_expanded_selected_or_given_mass():
 
 def test_gumbel_root_selection_returns_legal_action_and_policy():
     g = AssemblyGame(n=3)
-    cfg = MCTSConfig(gumbel=True, gumbel_max_actions=4)
+    cfg = MCTSConfig(gumbel_max_actions=4)
     m = MCTS(g, HeuristicEvaluator(g), cfg, rng=np.random.default_rng(0))
     gs = g.initial_state()
     for i in range(3):

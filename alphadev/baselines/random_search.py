@@ -39,7 +39,7 @@ def random_search(
             if best is not None and gs.length >= len(best):
                 break  # cannot beat the best any more
             legal = np.flatnonzero(game.legal_actions(gs))
-            gs = game._apply_unchecked(gs, int(legal[rng.integers(len(legal))]))
+            gs = game.play(gs, int(legal[rng.integers(len(legal))]))
             moves += 1
         if gs.correct and (best is None or gs.length < len(best)):
             best = game.program(gs)

@@ -1,20 +1,18 @@
 """Sorting networks and their lowering to the ISA: the constructed seeds of a search.
 
 A network is a list of comparators ``(i, j)``, ``i < j``, each putting the smaller of wires
-``i`` and ``j`` on ``i``. :func:`sorting_network` finds a shortest one by breadth-first search
-over 0-1 inputs; :func:`network_core` lowers it with :func:`compare_exchange`. Neither is an
+``i`` and ``j`` on ``i``. :func:`sorting_network` builds one of optimal size for n <= 8;
+:func:`network_core` lowers it with :func:`compare_exchange`. Neither is an
 exact search over instructions: a lowered network is a starting point, not an optimum.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from alphadev.exact.space import Core
 from alphadev.isa import Isa, Op
-from alphadev.tasks import SortTask
+from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask
 
-__all__ = ["compare_exchange", "network_core", "sorting_network"]
+__all__ = ["OPTIMAL_COMPARATORS", "compare_exchange", "network_core", "sorting_network"]
 
 _MOV, _CMP, _CMOVL, _CMOVG, _MIN, _MAX = (
     int(Op.MOV),
@@ -39,35 +37,29 @@ def compare_exchange(isa: Isa, i: int, j: int, scratch: int) -> Core:
     raise ValueError(f"ISA {isa.name} cannot express a compare-exchange")
 
 
-def sorting_network(n: int, *, max_comparators: int = 40) -> list[tuple[int, int]]:
-    """A shortest sorting network on ``n`` wires, by breadth-first search over the sets of
-    0-1 vectors it leaves (the 0-1 principle: sorting every 0-1 input sorts every input).
-    Exact for the comparator count; fast for n <= 6."""
-    rows = ((np.arange(1 << n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.int8)
-    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-
-    def canonical(block: np.ndarray) -> bytes:
-        return np.unique(block, axis=0).tobytes()
-
-    layer = {canonical(rows): (rows, [])}
-    seen = set(layer)
-    for _ in range(max_comparators + 1):
-        for block, network in layer.values():
-            if np.all(block[:, :-1] <= block[:, 1:]):
-                return network
-        nxt = {}
-        for block, network in layer.values():
-            for i, j in pairs:
-                child = block.copy()
-                child[:, i] = np.minimum(block[:, i], block[:, j])
-                child[:, j] = np.maximum(block[:, i], block[:, j])
-                child = np.unique(child, axis=0)
-                key = child.tobytes()
-                if key not in seen:
-                    seen.add(key)
-                    nxt[key] = (child, [*network, (i, j)])
-        layer = nxt
-    raise ValueError(f"no sorting network on {n} wires within {max_comparators} comparators")
+def sorting_network(n: int) -> list[tuple[int, int]]:
+    """A sorting network on ``n`` wires: Batcher's odd-even merge sort on the next power of
+    two, without the comparators that touch a wire ``>= n`` (those wires hold +infinity, so
+    their comparators never exchange). For n <= 8 its size is the optimum,
+    :data:`OPTIMAL_COMPARATORS` (1, 3, 5, 9, 12, 16, 19 for n = 2..8)."""
+    if n < 1:
+        raise ValueError(f"a sorting network needs at least one wire, got n={n}")
+    width = 1
+    while width < n:
+        width *= 2
+    network = []
+    merged = 1  # sorted runs of this length are merged pairwise in each pass
+    while merged < width:
+        gap = merged
+        while gap >= 1:
+            for base in range(gap % merged, width - gap, 2 * gap):
+                for i in range(min(gap, width - base - gap)):
+                    lo, hi = base + i, base + i + gap
+                    if lo // (2 * merged) == hi // (2 * merged) and hi < n:
+                        network.append((lo, hi))
+            gap //= 2
+        merged *= 2
+    return network
 
 
 def network_core(task: SortTask) -> Core:

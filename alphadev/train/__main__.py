@@ -1,0 +1,5 @@
+import sys
+
+from alphadev.train.cli import main
+
+sys.exit(main())

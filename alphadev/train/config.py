@@ -1,0 +1,88 @@
+"""Every hyperparameter of a training run, in one dataclass that is also the command line.
+
+Each field declared with :func:`~alphadev.options.option` is a flag of ``alphadev train`` with
+its default and help; ``__post_init__`` validates them (a ``ValueError`` naming the flag), so
+the library and the command line refuse the same values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from alphadev.network import NetworkConfig
+from alphadev.options import check_range, check_seconds, option
+from alphadev.tasks import SortTask
+
+__all__ = ["MAX_WORKERS", "TrainConfig"]
+
+#: Self-play processes at most (each is a whole Python process with its own torch).
+MAX_WORKERS = 64
+
+
+def _default_workers() -> int:
+    return max((os.cpu_count() or 1) - 1, 0)
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """Every hyperparameter of a run (keyword-only; defaults are the command line's)."""
+
+    n: int = option(3, help="sort size, 2..8")
+    isa: str = option("cmov", help="cmov, minmax, full, or a comma list of opcodes")
+    registers: int | None = option(None, help="register count (default n+1)")
+    steps: int = option(2000, help="learner steps in total (a resumed run continues to this)")
+    time_limit: float | None = option(None, help="seconds for this invocation (default: none)")
+    workers: int = option(
+        help="self-play processes (default: cores - 1; 0 = in-process and reproducible)",
+        factory=_default_workers,
+    )
+    simulations: int = option(32, help="MCTS simulations per move")
+    gumbel: bool = option(
+        False,
+        help="choose self-play moves with the Gumbel root (sequential halving) and train on "
+        "its completed-Q improved policy instead of the visit counts",
+    )
+    batch_size: int = option(64, help="positions per learner step")
+    lr: float = option(1e-3, help="Adam learning rate")
+    weight_decay: float = option(1e-4, help="Adam weight decay")
+    seed: int = option(0, help="seed of every random choice of the run")
+    replay_capacity: int = option(50_000, help="positions the replay buffer keeps (newest)")
+    min_replay: int = option(256, help="positions before the first learner step")
+    episodes_per_step: float = option(
+        0.25, help="self-play episodes per learner step (the data ratio)"
+    )
+    publish_every: int = option(10, help="learner steps between weight broadcasts to workers")
+    checkpoint_every: int = option(100, help="learner steps between checkpoints")
+    log_every: int = option(10, help="learner steps between metrics rows")
+    n_step: int = option(8, help="steps of the correctness-value return before bootstrapping")
+    temperature_moves: int = option(6, help="moves sampled from the visit counts, then greedy")
+    demonstrations: int = option(
+        0,
+        help="shortest programs from the exact enumeration to imitate (0: pure self-play; "
+        "a run with demonstrations does not count as the agent learning alone)",
+    )
+    demo_fraction: float = option(0.25, help="share of each batch drawn from demonstrations")
+    network: dict = field(default_factory=lambda: NetworkConfig().to_dict())
+
+    def __post_init__(self) -> None:
+        check_range("n", self.n, 2, 8)
+        task = SortTask(self.n, self.registers, self.isa)  # validates the ISA
+        check_range("registers", task.registers, self.n + 1, 16)
+        check_range("steps", self.steps, 0)
+        check_seconds("time_limit", self.time_limit)
+        check_range("workers", self.workers, 0, MAX_WORKERS)
+        check_range("simulations", self.simulations, 1, 100_000)
+        check_range("batch_size", self.batch_size, 1, 65_536)
+        check_range("lr", self.lr, 1e-12, 10.0)
+        check_range("weight_decay", self.weight_decay, 0.0, 1.0)
+        check_range("replay_capacity", self.replay_capacity, 1, 10_000_000)
+        check_range("min_replay", self.min_replay, 0, self.replay_capacity)
+        check_range("episodes_per_step", self.episodes_per_step, 1e-6, 1000.0)
+        for name in ("publish_every", "checkpoint_every", "log_every", "n_step"):
+            check_range(name, getattr(self, name), 1)
+        check_range("temperature_moves", self.temperature_moves, 0)
+        check_range("demonstrations", self.demonstrations, 0, 10_000)
+        check_range("demo_fraction", self.demo_fraction, 0.0, 1.0)
+        if not task.isa.can_sort:
+            raise ValueError(f"--isa {self.isa}: needs min and max, or cmp and a cmov, to sort")
