@@ -523,8 +523,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _first_run_notice() -> None:
+    """Say so when the numba kernels have no cache yet (the first run compiles them)."""
+    package = Path(__file__).resolve().parent
+    if not any(package.glob("**/__pycache__/*.nbi")):
+        print(
+            "alphadev: first run on this machine: compiling the numba kernels once (about 20 s; "
+            "later runs load them from the cache)",
+            file=sys.stderr,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] and argv[0] in ("search", "prove", "train", "verify", "run", "export"):
+        _first_run_notice()
     if argv[:1] == ["train"]:  # its own parser: python -m alphadev.train takes the same flags
         from alphadev.train.cli import main as train_main
 

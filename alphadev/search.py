@@ -293,19 +293,25 @@ def run_search(
     times a second from the calling thread."""
     task = SortTask(config.n, config.registers, config.isa)
     game = AssemblyGame(task)
-    evaluator, evaluator_name = (None, "none")
-    if config.method != "enumerate":
-        evaluator, evaluator_name = make_evaluator(config.checkpoint, game, config.seed)
     t0 = time.perf_counter()
     shared = _Shared(task, config.target, t0)
     deadline = t0 + config.time_limit
 
     worker = None
-    if config.method != "mcts":
+    if config.method != "mcts":  # start first: it works while the network (torch) loads
         worker = threading.Thread(
             target=_enumerate, args=(shared, config.tail_nodes), name="enumeration", daemon=True
         )
         worker.start()
+    evaluator, evaluator_name = (None, "none")
+    if config.method != "enumerate":
+        try:
+            evaluator, evaluator_name = make_evaluator(config.checkpoint, game, config.seed)
+        except BaseException:  # a bad checkpoint (or Ctrl-C): stop the engine already running
+            shared.finish("error")
+            if worker is not None:
+                worker.join()
+            raise
 
     def progress() -> None:
         if on_progress is not None:
