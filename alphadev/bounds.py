@@ -22,8 +22,10 @@ every row): a progress signal for heuristic evaluators.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
+from alphadev.exact.columns import is_dead, missing_targets
 from alphadev.game import NEXT_LOAD, STORED, WRITTEN
 
 __all__ = ["DEAD", "lower_bound", "placed", "progress"]
@@ -32,74 +34,75 @@ DEAD = -1
 
 
 @njit(cache=True, nogil=True)
-def _held_by_register(state, book, expected, n, slot):  # pragma: no cover - compiled
-    """Some written register holds ``expected[:, slot]`` in every row."""
+def _open_slots(state, book, expected):  # pragma: no cover - compiled
+    """The exact engines' view of a game state: ``(columns int32[locations, rows],
+    readable int8[locations], registers int8[locations], targets int32[open, rows],
+    wrong_store)``: the location columns, which locations can still be read (unread memory,
+    written registers), which are written registers, the sorted columns of the slots not yet
+    stored, and whether some stored slot holds a wrong value."""
     rows, cols = state.shape
-    for c in range(n, cols):
-        if not (book[WRITTEN] >> c) & 1:
-            continue
-        ok = True
-        for r in range(rows):
-            if state[r, c] != expected[r, slot]:
-                ok = False
-                break
-        if ok:
-            return True
-    return False
+    n = expected.shape[1]
+    stored = book[STORED]
+    readable = np.zeros(cols, dtype=np.int8)
+    registers = np.zeros(cols, dtype=np.int8)
+    for c in range(book[NEXT_LOAD], cols):
+        if c < n:
+            readable[c] = 1
+        elif (book[WRITTEN] >> c) & 1:
+            readable[c] = 1
+            registers[c] = 1
+    open_count = 0
+    wrong_store = False
+    for i in range(n):
+        if (stored >> i) & 1:
+            for r in range(rows):
+                if state[r, i] != expected[r, i]:
+                    wrong_store = True
+        else:
+            open_count += 1
+    targets = np.empty((open_count, rows), dtype=state.dtype)
+    k = 0
+    for i in range(n):
+        if not (stored >> i) & 1:
+            for r in range(rows):
+                targets[k, r] = expected[r, i]
+            k += 1
+    return state.T, readable, registers, targets, wrong_store
 
 
 @njit(cache=True, nogil=True)
 def lower_bound(state, book, expected):  # pragma: no cover - compiled
     """Moves still needed at least, or ``DEAD`` (-1) if no continuation can be correct.
-    ``state``: int32[rows, locations]; ``book``: the game's int64[6]; ``expected``:
-    int32[rows, n]."""
-    rows, cols = state.shape
+    ``state``: int32[rows, locations]; ``book``: the game's int64[BOOK_SIZE]; ``expected``:
+    int32[rows, n]. The dead-state and held-column facts are the exact engines' own
+    (:func:`alphadev.exact.columns.is_dead`, :func:`~alphadev.exact.columns.missing_targets`)
+    applied to the game's locations."""
     n = expected.shape[1]
-    stored = book[STORED]
-    next_load = book[NEXT_LOAD]
-    for r in range(rows):
-        for i in range(n):
-            if (stored >> i) & 1:
-                continue
-            want = expected[r, i]
-            found = False
-            for c in range(next_load, cols):  # unread memory, then the written registers
-                if (c < n or (book[WRITTEN] >> c) & 1) and state[r, c] == want:
-                    found = True
-                    break
-            if not found:
-                return DEAD
-    bound = n - next_load
-    for i in range(n):
-        if (stored >> i) & 1:
-            for r in range(rows):
-                if state[r, i] != expected[r, i]:
-                    return DEAD
-            continue
-        bound += 1
-        if n >= 2 and not _held_by_register(state, book, expected, n, i):
-            bound += 1
+    columns, readable, registers, targets, wrong_store = _open_slots(state, book, expected)
+    if wrong_store or is_dead(columns, readable, targets):
+        return DEAD
+    bound = (n - book[NEXT_LOAD]) + targets.shape[0]  # loads and stores still to do
+    if n >= 2:  # plus one write per open slot that no register holds yet
+        bound += missing_targets(columns, registers, targets)
     return bound
 
 
 @njit(cache=True, nogil=True)
 def placed(state, book, expected):  # pragma: no cover - compiled
     """Output slots already solved: stored right, or held by a register in every row."""
-    rows = state.shape[0]
     n = expected.shape[1]
-    stored = book[STORED]
-    count = 0
-    for i in range(n):
-        if (stored >> i) & 1:
-            ok = True
-            for r in range(rows):
-                if state[r, i] != expected[r, i]:
-                    ok = False
-                    break
-            count += ok
-        elif _held_by_register(state, book, expected, n, i):
-            count += 1
-    return count
+    columns, _, registers, targets, wrong_store = _open_slots(state, book, expected)
+    solved_stores = 0 if wrong_store else n - targets.shape[0]
+    if wrong_store:  # count the right stores one by one
+        for i in range(n):
+            if (book[STORED] >> i) & 1:
+                ok = True
+                for r in range(state.shape[0]):
+                    if state[r, i] != expected[r, i]:
+                        ok = False
+                        break
+                solved_stores += ok
+    return solved_stores + targets.shape[0] - missing_targets(columns, registers, targets)
 
 
 @njit(cache=True, nogil=True)

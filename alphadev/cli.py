@@ -201,6 +201,13 @@ def _check_out_dir(path: str) -> None:
         raise UsageError(f"--out {path}: {probe} is not writable")
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def cmd_search(args: argparse.Namespace, out: Console) -> int:
     from alphadev.options import config_from_args
     from alphadev.search import SearchConfig, run_search, write_kernel
@@ -257,6 +264,7 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
                     "optimal": result.optimal,
                     "stop_reason": result.stop_reason,
                     "evaluator": result.evaluator,
+                    "peak_rss_mb": _peak_rss_mb(),
                 },
                 indent=2,
             )
@@ -282,6 +290,7 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         ("MCTS simulations", f"{result.simulations:,} in all ({result.evaluator})"),
         ("states", f"{result.states:,}"),
         ("verified", f"{result.verified.rows:,} rows"),
+        ("peak memory", f"{_peak_rss_mb():,.0f} MB resident"),
         ("file", what),
     ]
     for key, value in rows:
@@ -308,6 +317,9 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
             f"--max-length {args.max_length} is below the {2 * args.n} loads and "
             f"stores every sort{args.n} needs"
         )
+    network = exact.assemble(task, exact.network_core(task))
+    if args.max_length >= len(network):  # the answer is known: the lowered network exists
+        core = len(network) - 2 * args.n
     control = exact.SearchControl()
     timer = threading.Timer(args.time_limit, control.stop)
     timer.daemon = True

@@ -40,6 +40,13 @@ from alphadev.latency import latency
 from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask, count_in_place
 
 __all__ = [
+    "BOOK_SIZE",
+    "FLAGS_VALID",
+    "LAST_CMP",
+    "NEXT_LOAD",
+    "REGS_USED",
+    "STORED",
+    "WRITTEN",
     "AssemblyGame",
     "GameState",
     "IllegalActionError",
@@ -47,7 +54,8 @@ __all__ = [
     "default_max_length",
 ]
 
-# Bookkeeping vector ``book: int64[6]`` carried by every state.
+# The bookkeeping vector ``book: int64[BOOK_SIZE]`` carried by every state. Its layout is part
+# of the game's public interface: compiled code outside the game (``bounds``) reads it.
 WRITTEN = 0  # bitmask over locations holding a defined value (memory starts defined)
 NEXT_LOAD = 1  # the only memory slot a load may read next
 STORED = 2  # bitmask over memory slots already stored

@@ -1,20 +1,26 @@
 """Discover, verify and save a sorting kernel: what ``alphadev search`` runs.
 
-Two engines share one best-so-far, each on its own core:
+The engines share one best-so-far (:class:`_Shared`) in two lanes, one per core:
 
-* **enumeration** (a worker thread; the numba kernel releases the GIL): a shortest sorting
-  network lowered to the ISA gives a first kernel at once; exact tail searches
-  (:func:`alphadev.exact.shorten_tail`) shorten it; then an exact descent asks
-  "is there a core one instruction shorter?" until the answer is no (the best is then optimal
-  in the enumeration space, :class:`alphadev.exact.Space`) or time runs out;
-* **MCTS** (the main thread): episodes of the assembly game with the evaluator chosen by
+* **the exact lane** (a worker thread; the numba kernels release the GIL): constructed seeds
+  (the lowered sorting network, the insertion composition), the comparator search
+  (:mod:`alphadev.exact.comparators`: compare-exchange moves with their cheapest lowerings),
+  then for n <= :data:`EXACT_MAX_N` exact tail searches (:func:`alphadev.exact.shorten_tail`)
+  and the exact descent ("is there a core one instruction shorter?") until the answer is no:
+  the best is then optimal in the enumeration space (:class:`alphadev.exact.Space`);
+* **the calling thread**: for ISAs with ``min``/``max``, the best-first beam over row-set
+  states (:mod:`alphadev.exact.best_first`, counterexample-guided rows), then, for
+  n <= :data:`MCTS_MAX_N`, MCTS episodes of the assembly game with the evaluator chosen by
   ``checkpoint`` (a trained network, a fresh one, or the heuristic), branch-and-bound against
-  the best length known to either engine.
+  the best length known to any engine.
 
-``method`` picks ``auto`` (both), ``enumerate`` or ``mcts``. The search stops at the time limit,
-when the best length reaches ``target``, or when the enumeration proves the best optimal. The
-winner (shortest, then lowest critical path) is verified with :func:`alphadev.tasks.verify`
-(all tie patterns plus random int32 rows) before anything is written.
+``method`` picks ``auto`` (both lanes) or one engine alone: ``exact`` (the whole exact lane),
+``comparators`` (the comparator search from scratch), ``best-first``, ``mcts``.
+The search stops at the time limit, when the best length reaches ``target``, or when the exact
+descent proves the best optimal. The winner (shortest, then lowest critical path) is verified
+with :func:`alphadev.tasks.verify` (all tie patterns plus random int32 rows) before anything is
+written; ``found_by`` names the engine (and marks constructed seeds as such), ``optimal`` says
+whether anything was proved.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ import numpy as np
 
 from alphadev import asm, exact
 from alphadev.atomic import write_atomic
+from alphadev.exact import best_first, comparators
 from alphadev.game import AssemblyGame, GameState
-from alphadev.isa import Program, get_isa
+from alphadev.isa import Op, Program, get_isa
 from alphadev.latency import critical_path
 from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
 from alphadev.options import check_range, check_seconds, option
@@ -46,7 +53,15 @@ __all__ = [
     "write_kernel",
 ]
 
-METHODS = ("auto", "enumerate", "mcts")
+METHODS = ("auto", "exact", "comparators", "best-first", "mcts")
+#: Above this n the exact lane skips its tail searches and descent (too many rows per state).
+EXACT_MAX_N = 6
+#: Above this n ``auto`` runs no MCTS (a game state holds every row: sort6 has 4,683).
+MCTS_MAX_N = 5
+#: Memory for the MCTS node table, bytes (each node holds its machine state over all rows).
+MCTS_MEMORY = 1 << 30
+#: Memory for the best-first beam's node store and table, bytes.
+BEST_FIRST_MEMORY = 512 << 20
 PACKAGED_CHECKPOINTS = Path(__file__).parent / "checkpoints"
 
 
@@ -229,31 +244,69 @@ def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
     return NetworkEvaluator(net, game), f"network {spec}"
 
 
-def _enumerate(shared: _Shared, tail_nodes: int) -> None:
-    """The enumeration engine (runs on a worker thread)."""
+def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
+    """The exact lane (a worker thread; the numba kernels release the GIL), in phases:
+
+    1. constructed seeds: the lowered sorting network and, where it lowers shorter, the
+       insertion composition (sort n-1, then insert the last value);
+    2. the comparator search (compare-exchange moves with their cheapest lowerings; not a
+       proof);
+    3. for n <= :data:`EXACT_MAX_N`: exact tail searches, then the exact descent ("is there a
+       core one instruction shorter?") until it is exhausted, which proves the best optimal
+       in the enumeration space.
+    """
     task = shared.task
     control = shared.control
     core = exact.network_core(task)
-    shared.offer(exact.assemble(task, core), "sorting network (enumeration, fast mode)")
-    cap = tail_nodes
+    shared.offer(exact.assemble(task, core), "sorting network (constructed)")
+    if shared.stop.is_set():
+        return
+    seed = comparators.lower_network(task, comparators.insertion_network(task.n), control=control)
+    if seed.core is not None:
+        shared.offer(exact.assemble(task, seed.core), "insertion composition (constructed)")
+    if shared.stop.is_set():
+        return
+    _comparator_lane(shared, config)
+    if task.n > EXACT_MAX_N:
+        return
+    best = shared.best
+    core = exact.core_of(task, best.program) if best is not None else core
+    cap = config.tail_nodes
     while not shared.stop.is_set():
         shorter = exact.shorten_tail(task, core, control=control, max_nodes=cap)
         if shorter is not None:
             core = shorter
-            shared.offer(exact.assemble(task, core), "enumeration (exact tail search)")
+            shared.offer(exact.assemble(task, core), "exact tail search")
             continue
         # No tail at this cap: try the whole space one instruction shorter than the best
         # (exact; exhausting it proves the best optimal), then widen the caps.
-        best = shared.best_length()
-        limit = (best if best is not None else len(core) + 2 * task.n) - 2 * task.n - 1
-        outcome = exact.find(task, limit, control=control, max_nodes=10 * cap)
+        best_length = shared.best_length()
+        limit = best_length if best_length is not None else len(core) + 2 * task.n
+        outcome = exact.find(task, limit - 2 * task.n - 1, control=control, max_nodes=10 * cap)
         if outcome.status == "found":
-            shared.offer(outcome.program, "enumeration (exact)")
+            shared.offer(outcome.program, "exact descent")
             core = exact.core_of(task, outcome.program)
         elif outcome.status == "exhausted":
             shared.optimal = True
             shared.finish("proved optimal")
         cap *= 4
+
+
+def _comparator_lane(shared: _Shared, config: SearchConfig) -> None:
+    """The comparator search from scratch (no constructed seed): anytime, never a proof."""
+    found = comparators.comparator_search(shared.task, control=shared.control, seed=config.seed)
+    if found.core is not None:
+        shared.offer(exact.assemble(shared.task, found.core), "comparator search (not a proof)")
+
+
+def _best_first_lane(shared: _Shared, config: SearchConfig) -> None:
+    """The best-first beam over row-set states (on the permutations, adding counterexample
+    rows until a candidate verifies): anytime, never a proof."""
+    found = best_first.with_counterexamples(
+        shared.task, control=shared.control, seed=config.seed, memory_bytes=BEST_FIRST_MEMORY
+    )
+    if found.core is not None:
+        shared.offer(exact.assemble(shared.task, found.core), "best-first beam (not a proof)")
 
 
 def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) -> MCTS:
@@ -264,7 +317,7 @@ def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) 
         if gs.correct:
             shared.offer(game.program(gs), "mcts")
 
-    mcts = MCTS(game, evaluator, MCTSConfig(), rng=rng, on_state=on_state)
+    mcts = MCTS(game, evaluator, _mcts_config(game.task), rng=rng, on_state=on_state)
     while not shared.stop.is_set():
         root = mcts.node(game.initial_state())
         mcts.bound = shared.best_length()
@@ -284,74 +337,90 @@ def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) 
     return mcts
 
 
+def _has_min_max(task: SortTask) -> bool:
+    return {Op.MIN, Op.MAX} <= task.isa.ops
+
+
+def _mcts_config(task: SortTask) -> MCTSConfig:
+    """MCTS hyperparameters with the node table sized to :data:`MCTS_MEMORY` (each node holds
+    its machine state over every test row)."""
+    state_bytes = task.num_rows * (task.layout.num_locations * 4 + 1) + 512
+    return MCTSConfig(max_nodes=max(1_000, min(400_000, MCTS_MEMORY // state_bytes)))
+
+
 def run_search(
     config: SearchConfig,
     *,
     on_progress: Callable[[float, Candidate | None, int, int], None] | None = None,
 ) -> SearchResult:
     """Run the search. ``on_progress(seconds, best, simulations, states)`` is called a few
-    times a second from the calling thread."""
+    times a second from the calling thread.
+
+    Lanes by ``config.method``: ``exact`` (a worker thread: constructed seeds, the comparator
+    search, exact tail searches and the exact descent), ``best-first`` (the row-set beam),
+    ``comparators`` (the comparator search alone, from scratch), ``mcts`` (episodes of the
+    game with the evaluator), and ``auto``: the exact lane on a worker thread beside, on the
+    calling thread, the best-first beam (ISAs with min/max) and then, for
+    n <= :data:`MCTS_MAX_N`, the MCTS (two cores, one best-so-far)."""
     task = SortTask(config.n, config.registers, config.isa)
     game = AssemblyGame(task)
     t0 = time.perf_counter()
     shared = _Shared(task, config.target, t0)
     deadline = t0 + config.time_limit
+    method = config.method
 
     worker = None
-    if config.method != "mcts":  # start first: it works while the network (torch) loads
+    if method in ("auto", "exact"):  # start first: it works while the network (torch) loads
         worker = threading.Thread(
-            target=_enumerate, args=(shared, config.tail_nodes), name="enumeration", daemon=True
+            target=_exact_lane, args=(shared, config), name="exact", daemon=True
         )
         worker.start()
-    evaluator, evaluator_name = (None, "none")
-    if config.method != "enumerate":
-        try:
-            evaluator, evaluator_name = make_evaluator(config.checkpoint, game, config.seed)
-        except BaseException:  # a bad checkpoint (or Ctrl-C): stop the engine already running
-            shared.finish("error")
-            if worker is not None:
-                worker.join()
-            raise
 
     def progress() -> None:
         if on_progress is not None:
             elapsed = time.perf_counter() - t0
-            states = shared.control.nodes
-            on_progress(elapsed, shared.best, shared.simulations, states)
+            on_progress(elapsed, shared.best, shared.simulations, shared.control.nodes)
 
     timer = threading.Timer(
         max(0.0, deadline - time.perf_counter()), shared.finish, args=("time limit",)
     )
     timer.daemon = True
     timer.start()
+    stop_progress = threading.Event()
+
+    def tick() -> None:
+        while not stop_progress.wait(0.25):
+            progress()
+
+    ticker = threading.Thread(target=tick, name="progress", daemon=True)
+    ticker.start()
     mcts_states = 0
+    evaluator_name = "none"
     try:
-        if config.method == "enumerate":
-            while worker.is_alive() and not shared.stop.wait(0.2):
-                progress()
-        else:
-            stop_progress = threading.Event()
-
-            def tick() -> None:
-                while not stop_progress.wait(0.25):
-                    progress()
-
-            ticker = threading.Thread(target=tick, name="progress", daemon=True)
-            ticker.start()
-            try:
+        if method == "comparators":
+            _comparator_lane(shared, config)
+        if method == "best-first" or (method == "auto" and _has_min_max(task)):
+            _best_first_lane(shared, config)  # the beam shines where min/max exist
+        if method == "mcts" or (method == "auto" and task.n <= MCTS_MAX_N):
+            evaluator, evaluator_name = make_evaluator(config.checkpoint, game, config.seed)
+            if not shared.stop.is_set():
                 mcts = _mcts(shared, config, game, evaluator)
                 mcts_states = mcts.evaluations
                 shared.simulations = mcts.simulations
-            finally:
-                stop_progress.set()
-            if worker is not None:  # MCTS gave up early: let the enumeration use the time
-                while worker.is_alive() and not shared.stop.wait(0.2):
-                    progress()
+        if worker is not None:  # the other lanes are done: let the exact lane use the time
+            while worker.is_alive() and not shared.stop.wait(0.2):
+                pass
     except KeyboardInterrupt:
         shared.finish("interrupted")
+    except BaseException:  # a bad checkpoint: stop the lane already running, then report
+        shared.finish("error")
+        if worker is not None:
+            worker.join()
+        raise
     finally:
+        stop_progress.set()
         if not shared.stop.is_set():
-            shared.finish("search space exhausted" if config.method == "mcts" else "done")
+            shared.finish("search space exhausted" if method == "mcts" else "done")
         timer.cancel()
         if worker is not None:
             worker.join()
@@ -380,7 +449,7 @@ def kernel_header(result: SearchResult) -> dict[str, str]:
     """The ``.s`` header for a verified result."""
     best, cfg, ver = result.best, result.config, result.verified
     assert best is not None and ver is not None
-    found_by = best.found_by + (", optimal in its space" if result.optimal else "")
+    found_by = best.found_by
     return {
         "task": f"sort{cfg.n}",
         "isa": get_isa(cfg.isa).name,
@@ -389,6 +458,9 @@ def kernel_header(result: SearchResult) -> dict[str, str]:
         "core_length": str(best.core_length),
         "critical_path": str(best.critical_path),
         "found_by": f"alphadev search ({found_by})",
+        "optimal": "yes, no shorter core in the enumeration space (exact descent exhausted)"
+        if result.optimal
+        else "not proved",
         "seed": str(cfg.seed),
         "simulations": str(result.simulations),
         "seconds": f"{best.seconds:.2f}",

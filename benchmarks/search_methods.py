@@ -1,165 +1,183 @@
-"""Benchmark: every search method on the same tasks, under the same time cap.
+"""Benchmark: every search engine on sort3..sort8, both ISAs, beside the published anchors.
 
-Methods: the MCTS alone (heuristic evaluator), the exact enumeration (``alphadev search
---method enumerate``: sorting-network fast mode, exact tail searches, exact descent), the
-stochastic superoptimiser from a cold start (empty program) and a warm start (the sorting
-network), and random legal rollouts. Tasks: sort3, sort4, sort5 (cmov) and sort3, sort4
-(minmax). For each, over seeds, the best length reached within the cap, the seconds to reach it
-and what was explored (MCTS simulations, enumeration states, MCMC proposals, rollout moves),
-medians; the ratio of the best length to the hand-written sorting network's (the baseline, in
-the same terms); and the published figures with their hardware. Writes
-``benchmarks/results/search_methods.md`` and ``search_methods.png``.
+Each run is ``alphadev search --method M --json`` in a fresh process (so its peak memory is
+its own), capped at the same time limit. Engines: ``comparators`` (compare-exchange moves with
+their cheapest lowerings, from scratch: no constructed seed), ``best-first`` (the row-set beam,
+counterexample-guided rows), ``exact`` (the whole exact lane: constructed seeds, comparator
+search, exact tail searches and descent, which can prove), and ``mcts`` (heuristic evaluator;
+sort3 and sort4 only). For each task: the best verified length each engine reached (median
+over seeds, and the minimum), the seconds to it, peak resident memory, and the ratio to the
+lowered optimal-size sorting network (the baseline, built in the same run). Writes
+``benchmarks/results/search_methods.md`` and ``search_methods.png`` (``--quick``: under
+``benchmarks/results/quick/``).
 
-    python benchmarks/search_methods.py [--quick] [--seeds 3] [--cap 20]
-
-``--quick``: one seed, a 4 s cap (under 5 minutes).
+    python benchmarks/search_methods.py [--quick] [--seeds 3] [--cap 120] [--ns 3,4,5,6,7,8]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 from common import publish_report, report_path
 
 from alphadev import exact
-from alphadev.baselines.random_search import random_search
-from alphadev.baselines.stochastic import stochastic_search
-from alphadev.search import SearchConfig, run_search
-from alphadev.tasks import SortTask, verify
+from alphadev.tasks import SortTask
 
-RESULTS = Path(__file__).resolve().parent / "results"
+ENGINES = ("comparators", "best-first", "exact", "mcts")
+MCTS_MAX_N = 4
 
-TASKS = [(3, "cmov"), (4, "cmov"), (5, "cmov"), (3, "minmax"), (4, "minmax")]
-METHODS = ["MCTS (heuristic)", "enumeration", "stochastic cold", "stochastic warm", "random"]
-
+#: Published anchors: (AlphaDev length, Ullrich & Hack core) per (n, isa); None: none published.
 PUBLISHED = {
-    (3, "cmov"): "17: AlphaDev-RL 6 min, AlphaDev-S warm 0.4 s (TPU/CPU fleet); "
-    "enumerative A* 97 ms (8 cores)",
-    (4, "cmov"): "28: AlphaDev-RL 30 min, AlphaDev-S warm 0.6 s; enumerative A* 2.4 s",
-    (5, "cmov"): "42-43: AlphaDev-RL 0.73 d, AlphaDev-S warm 0.24 d; enumerative A* 11 min",
-    (3, "minmax"): "no published figure",
-    (4, "minmax"): "no published figure",
+    (3, "cmov"): "AlphaDev 17 (6 min, TPU fleet); U&H core 11 (length 17), 97 ms on 8 cores",
+    (4, "cmov"): "AlphaDev 28 (30 min); U&H core 20 (28), 2.4 s",
+    (5, "cmov"): "AlphaDev 42-43 (0.73 days); U&H core 33 (43), 11 min",
+    (3, "minmax"): "U&H core 8 (14)",
+    (4, "minmax"): "U&H core 15 (23; reads an uninitialised register)",
+    (5, "minmax"): "U&H core 26 (36)",
 }
 
 
-def run_method(method: str, task: SortTask, seed: int, cap: float):
-    """``(program or None, seconds to it, explored, unit)``."""
-    if method in ("MCTS (heuristic)", "enumeration"):
-        result = run_search(
-            SearchConfig(
-                n=task.n, isa=task.isa.name, seed=seed, time_limit=cap, checkpoint="heuristic",
-                method="mcts" if method.startswith("MCTS") else "enumerate",
-            )
-        )  # fmt: skip
-        best = result.best
-        if method.startswith("MCTS"):
-            return (best and best.program), (best and best.seconds), result.simulations, "sims"
-        return (best and best.program), (best and best.seconds), result.states, "states"
-    if method.startswith("stochastic"):
-        start = None
-        if method.endswith("warm"):
-            start = exact.assemble(task, exact.network_core(task))
-        res = stochastic_search(task, time_limit=cap, seed=seed, start=start)
-        return res.program, res.seconds_to_best, res.explored, "proposals"
-    res = random_search(task, time_limit=cap, seed=seed)
-    return res.program, res.seconds_to_best, res.explored, "moves"
+def run_engine(n: int, isa: str, engine: str, seed: int, cap: float) -> dict:
+    """One ``alphadev search`` process; its JSON plus the wall time of the process."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [
+            sys.executable, "-m", "alphadev", "search", "--n", str(n), "--isa", isa,
+            "--method", engine, "--seed", str(seed), "--time-limit", str(cap),
+            "--checkpoint", "heuristic", "--out", out, "--json",
+        ]  # fmt: skip
+        t0 = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr}")
+    result = json.loads(done.stdout)
+    result["wall"] = wall
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 seed, 4 s cap")
+    parser.add_argument("--quick", action="store_true", help="1 seed, 10 s cap, sort3..5")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--cap", type=float, default=20.0, help="seconds per run")
+    parser.add_argument("--cap", type=float, default=120.0, help="seconds per run")
+    parser.add_argument("--ns", default="3,4,5,6,7,8", help="sort sizes")
+    parser.add_argument("--isas", default="cmov,minmax")
     args = parser.parse_args()
     seeds = 1 if args.quick else args.seeds
-    cap = 4.0 if args.quick else args.cap
+    cap = 10.0 if args.quick else args.cap
+    ns = [3, 4, 5] if args.quick else [int(x) for x in args.ns.split(",")]
 
     print("warming the numba cache ...", flush=True)
-    run_search(SearchConfig(n=2, time_limit=30, checkpoint="heuristic"))
-    stochastic_search(SortTask(2), max_proposals=100)
+    run_engine(3, "cmov", "exact", 0, 30)
 
     rows, plot = [], {}
-    for n, isa in TASKS:
-        task = SortTask(n, isa=isa)
-        network = len(exact.assemble(task, exact.network_core(task)))
-        for method in METHODS:
-            lengths, times, explored = [], [], []
-            unit = ""
-            for seed in range(seeds):
-                t0 = time.perf_counter()
-                program, seconds, count, unit = run_method(method, task, seed, cap)
-                if program is not None and not verify(program, task).correct:
-                    raise AssertionError(f"{method} returned a wrong sort{n} program")
-                lengths.append(len(program) if program is not None else None)
-                times.append(seconds)
-                explored.append(count)
-                print(
-                    f"sort{n} {isa} {method} seed {seed}: best "
-                    f"{lengths[-1]} ({time.perf_counter() - t0:.1f} s)",
-                    flush=True,
+    for isa in args.isas.split(","):
+        for n in ns:
+            task = SortTask(n, isa=isa)
+            network = len(exact.assemble(task, exact.network_core(task)))
+            for engine in ENGINES:
+                if engine == "mcts" and n > MCTS_MAX_N:
+                    continue
+                runs = []
+                for seed in range(seeds):
+                    res = run_engine(n, isa, engine, seed, cap)
+                    runs.append(res)
+                    print(
+                        f"sort{n} {isa} {engine} seed {seed}: best {res['length']} "
+                        f"({res['found_by']}) after {res['seconds_to_best']} s, "
+                        f"{res['peak_rss_mb']} MB, wall {res['wall']:.1f} s",
+                        flush=True,
+                    )
+                lengths = [r["length"] for r in runs if r["length"] is not None]
+                if len(lengths) == len(runs):
+                    median = statistics.median(lengths)
+                    best_text = f"{median:g} (core {median - 2 * n:g}), min {min(lengths)}"
+                    ratio = f"{median / network:.3f}"
+                else:
+                    median = None
+                    best_text = f"{len(lengths)}/{len(runs)} found" + (
+                        f", min {min(lengths)}" if lengths else ""
+                    )
+                    ratio = "-"
+                hits = [r["seconds_to_best"] for r in runs if r["seconds_to_best"] is not None]
+                seconds = f"{statistics.median(hits):.3g}" if hits else "-"
+                memory = max(r["peak_rss_mb"] for r in runs)
+                proved = sum(bool(r["optimal"]) for r in runs)
+                how = sorted({r["found_by"] for r in runs if r["found_by"]})
+                rows.append(
+                    f"| sort{n} {isa} | {engine} | {best_text} | {ratio} | {seconds} | "
+                    f"{memory:,.0f} | {proved}/{len(runs)} | {'; '.join(how)} |"
                 )
-            found = [x for x in lengths if x is not None]
-            med_len = statistics.median(found) if len(found) == len(lengths) else None
-            best_text = (
-                f"{med_len:g} (min {min(found)})" if med_len is not None
-                else (f"{len(found)}/{seeds} found, min {min(found)}" if found else "none")
-            )  # fmt: skip
-            ratio = f"{med_len / network:.3f}" if med_len is not None else "-"
-            hit_times = [t for t in times if t is not None]
-            time_text = f"{statistics.median(hit_times):.3g}" if hit_times else "-"
+                plot[(f"sort{n} {isa}", engine)] = (median or (min(lengths) if lengths else 0),
+                                                    network)  # fmt: skip
+            anchor = PUBLISHED.get((n, isa), "none published")
             rows.append(
-                f"| sort{n} {isa} | {method} | {best_text} | {ratio} | {time_text} | "
-                f"{statistics.median(explored):,.0f} {unit} |"
+                f"| sort{n} {isa} | *baseline / published* | network {network} "
+                f"(core {network - 2 * n}) | 1.000 | | | | {anchor} |"
             )
-            plot[(f"sort{n} {isa}", method)] = (med_len or (min(found) if found else None), network)
-        rows.append(f"| sort{n} {isa} | *published* | {PUBLISHED[(n, isa)]} | | | |")
 
     report = [
-        "# Search methods side by side",
+        "# Search engines side by side",
         "",
         f"`python benchmarks/search_methods.py{' --quick' if args.quick else ''}`: "
-        f"{seeds} seed(s), each run capped at {cap:g} s. Best length: the median over seeds "
-        "of the shortest program each run found that passes `tasks.verify` (all tie patterns "
-        "and 30,000 random int32 rows). Ratio: that median over the length of the shortest "
-        "sorting network lowered to the ISA (the hand-written baseline, 18/28/46 cmov, "
-        "15/23 minmax). Seconds: median time from the start of the run to its best. Explored: "
-        "median MCTS simulations, enumeration states, MCMC proposals, or rollout moves.",
+        f"{seeds} seed(s), each run one `alphadev search --method ENGINE --json` process "
+        f"capped at {cap:g} s. Best length: median over seeds of the verified kernel each run "
+        "returned (all tie patterns and 30,000 random int32 rows), and the minimum. Ratio: "
+        "median over the lowered optimal-size sorting network (the baseline, built in this "
+        "run). Seconds: median time to the best. Memory: the largest peak resident set of the "
+        "runs (MB). Proved: runs whose exact descent exhausted the shorter cores.",
         "",
-        "| task | method | best length | / network | seconds to best | explored |",
-        "|---|---|---|---|---|---|",
+        "| task | engine | best length | / network | seconds to best | peak MB | proved | "
+        "found by |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
-        "Published figures are from the AlphaDev paper (Mankowitz et al., Nature 2023) and "
-        "Ullrich & Hack (CGO 2025); their hardware is not this machine.",
+        "Published figures: AlphaDev (Mankowitz et al., Nature 2023) and Ullrich & Hack, "
+        "Synthesis of Sorting Kernels (CGO 2025); their hardware is not this machine.",
         "",
     ]
-    publish_report(report_path("search_methods.md", args.quick), report)
+    path = report_path("search_methods.md", args.quick)
+    publish_report(path, report)
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        _plot(plot, path.with_suffix(".png"), cap, seeds)
     except ImportError:
-        print("matplotlib absent (pip install -e '.[bench]'): no plot")
-        return
-    labels = [f"sort{n} {isa}" for n, isa in TASKS]
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    width = 0.8 / len(METHODS)
-    for i, method in enumerate(METHODS):
-        values = [(plot[(label, method)][0] or 0) / plot[(label, method)][1] for label in labels]
-        ax.bar([x + i * width for x in range(len(labels))], values, width, label=method)
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels)
-    ax.set_ylabel("best length / sorting network (0 = none found)")
-    ax.set_ylim(0, 1.1)
+        print("matplotlib not installed (pip install -e '.[bench]'): no plot")
+
+
+def _plot(plot: dict, path: Path, cap: float, seeds: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = sorted({label for label, _ in plot}, key=lambda s: (s.split()[1], s))
+    fig, ax = plt.subplots(figsize=(11, 4))
+    width = 0.8 / len(ENGINES)
+    for i, engine in enumerate(ENGINES):
+        values = [
+            (plot[(label, engine)][0] / plot[(label, engine)][1]) if (label, engine) in plot
+            else 0.0
+            for label in labels
+        ]  # fmt: skip
+        ax.bar([x + i * width for x in range(len(labels))], values, width, label=engine)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels, rotation=30)
+    ax.set_ylabel("best length / lowered network (0 = none)")
+    ax.set_ylim(0.6, 1.1)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(f"Best verified kernel within {cap:g} s (median of {seeds} seeds)")
     fig.tight_layout()
-    tmp = RESULTS / ".search_methods.png.tmp.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=120)
-    tmp.replace(RESULTS / "search_methods.png")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

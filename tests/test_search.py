@@ -56,7 +56,7 @@ def test_a_saved_network_checkpoint_is_used(tmp_path):
 
 def test_enumeration_alone_finds_the_minmax_sort3_of_14(tmp_path, capsys):
     code, result = search_json(
-        capsys, "--n", "3", "--isa", "minmax", "--method", "enumerate", "--out", str(tmp_path)
+        capsys, "--n", "3", "--isa", "minmax", "--method", "exact", "--out", str(tmp_path)
     )
     assert code == 0 and result["length"] == 14 and result["optimal"] is True
     assert result["simulations"] == 0

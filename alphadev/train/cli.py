@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from alphadev.progress import Reporter
     from alphadev.train.loop import train

@@ -1,0 +1,567 @@
+"""A compare-exchange-level engine: a beam over comparators, each lowered in as few
+instructions as the state allows.
+
+The space is :class:`~alphadev.exact.space.Space` (``n`` loads into ``r0..r{n-1}``, a register
+core, ``n`` stores). A node of the search is an instruction-level state (register columns
+over the rows, flags) together with its core and its *wire columns*: the ``n`` logical values
+of a comparator network applied so far. A move applies one comparator ``(i, j)`` (``min`` on
+wire ``i``, ``max`` on ``j``) by appending its shortest lowerings from this state
+(:func:`~alphadev.exact.comparators_kernels.lowerings`: 4 instructions in general, 3 when some
+register already holds a suitable copy, e.g. the scratch left by the previous compare-exchange,
+and the order the values are known to have makes it correct). Stale copies left in registers
+are kept: they are what later short lowerings feed on.
+
+**The beam** (:func:`comparator_search`): level = comparators applied. A child is kept only
+on a shortest-network path: the fewest comparators that still sort the wires, computed
+exactly on the 0-1 vectors the wires hold (0-1 principle, memoised depth-first search), must
+fit in ``OPTIMAL_COMPARATORS[n] + extra_comparators - level``. A level is ranked by
+instruction count (ties in a seeded random order), deduplicated on the register state up to
+renaming plus the wire columns, and cut to ``width`` nodes. :func:`lower_network` runs the
+same beam restricted to one comparator sequence (the best lowering of that network the beam
+finds); :func:`insertion_network` is the composition ``sort(n-1)`` then an insertion.
+
+**Rows.** For ``n <= 6`` the search runs on every tie-pattern row, so what it finds is
+correct; for larger ``n`` it runs on the permutations plus the 0-1 rows and adds the tie rows
+that a candidate gets wrong (counterexample-guided rounds). Every core returned has passed
+:func:`alphadev.tasks.verify` (every tie row and random int32 rows).
+
+**Threads.** Both the outer loop and the compiled inner step poll a
+:class:`~alphadev.exact.control.SearchControl`; ``nodes`` counts the instruction-level states
+the inner step generated.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from alphadev.exact import comparators_kernels as kernels
+from alphadev.exact.control import SearchControl
+from alphadev.exact.networks import sorting_network
+from alphadev.exact.space import Core, assemble, core_actions
+from alphadev.isa import Isa
+from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask, tie_pattern_rows, verify
+
+__all__ = [
+    "ComparatorResult",
+    "comparator_search",
+    "insertion_network",
+    "lower_network",
+    "min_comparators",
+]
+
+#: Default beam width per level.
+DEFAULT_WIDTH = 200
+#: Longest lowering of one comparator that the inner step looks for.
+MAX_LOWERING = 4
+#: Most distinct lowerings (end states) kept per (node, comparator).
+MAX_LOWERINGS = 24
+
+
+@dataclass(frozen=True)
+class ComparatorResult:
+    """What a comparator-level search found.
+
+    Attributes:
+        core: the shortest core found, over register indices, verified on every tie row and
+            on random int32 rows; None if none was found.
+        network: the comparator sequence ``core`` lowers.
+        nodes: instruction-level states the inner step generated (all rounds).
+        seconds: wall-clock time.
+        stopped: a stop request ended the search early.
+        rounds: searches run (more than one when rows were added after a failed check).
+        rows: the rows the last round searched on.
+        levels: the number of nodes kept at each level of the last round.
+    """
+
+    core: Core | None
+    network: list[tuple[int, int]] | None
+    nodes: int
+    seconds: float
+    stopped: bool
+    rounds: int = 1
+    rows: int = 0
+    levels: tuple[int, ...] = field(default=())
+
+    @property
+    def length(self) -> int | None:
+        """Core length, or None."""
+        return None if self.core is None else len(self.core)
+
+
+def insertion_network(n: int) -> list[tuple[int, int]]:
+    """``sorting_network(n - 1)`` followed by the insertion of the last wire:
+    ``(n-2, n-1), (n-3, n-2), ..., (0, 1)``."""
+    if n < 2:
+        return []
+    return list(sorting_network(n - 1)) + [(k, k + 1) for k in range(n - 2, -1, -1)]
+
+
+# --------------------------------------------------------------------------------------------
+# The 0-1 principle: the fewest comparators that still sort a set of 0-1 vectors
+# --------------------------------------------------------------------------------------------
+
+
+class _ZeroOne:
+    """Sets of 0-1 vectors over ``n`` wires as Python ints (bit ``v`` set: vector ``v`` is in
+    the set; bit ``k`` of ``v`` is wire ``k``), and the exact fewest comparators that sort
+    a set, memoised."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.size = 1 << n
+        self.full = (1 << self.size) - 1
+        sorted_mask = 0
+        for ones in range(n + 1):
+            sorted_mask |= 1 << (((1 << n) - 1) ^ ((1 << (n - ones)) - 1))
+        self.sorted_mask = sorted_mask
+        self.pairs = list(itertools.combinations(range(n), 2))
+        self.maps = {}
+        for i, j in self.pairs:
+            table = []
+            for v in range(self.size):
+                if (v >> i) & 1 and not (v >> j) & 1:
+                    v = v ^ (1 << i) ^ (1 << j)
+                table.append(v)
+            self.maps[(i, j)] = table
+        # Wire k is settled for vector v when bit k already equals the sorted vector's.
+        self.unsettled_masks = []
+        for k in range(n):
+            mask = 0
+            for v in range(self.size):
+                ones = bin(v).count("1")
+                if ((v >> k) & 1) != (1 if k >= n - ones else 0):
+                    mask |= 1 << v
+            self.unsettled_masks.append(mask)
+        self.lower: dict[int, int] = {}  # set -> fewest comparators is at least this
+        self.upper: dict[int, int] = {}  # set -> fewest comparators is at most this
+
+    def apply(self, vectors: int, pair: tuple[int, int]) -> int:
+        table = self.maps[pair]
+        out = 0
+        v = vectors
+        while v:
+            low = v & -v
+            out |= 1 << table[low.bit_length() - 1]
+            v ^= low
+        return out
+
+    def is_sorted(self, vectors: int) -> bool:
+        return vectors & ~self.sorted_mask == 0
+
+    def _bound(self, vectors: int) -> int:
+        unsettled = sum(1 for mask in self.unsettled_masks if vectors & mask)
+        return (unsettled + 1) // 2
+
+    def fits(self, vectors: int, budget: int) -> bool:
+        """Whether at most ``budget`` more comparators can sort ``vectors``."""
+        if self.is_sorted(vectors):
+            return True
+        if budget <= 0:
+            return False
+        lower = max(self.lower.get(vectors, 1), self._bound(vectors))
+        if lower > budget:
+            return False
+        upper = self.upper.get(vectors)
+        if upper is not None and upper <= budget:
+            return True
+        children = []
+        for pair in self.pairs:
+            child = self.apply(vectors, pair)
+            if child != vectors:
+                children.append((child.bit_count(), child))
+        children.sort()
+        for _, child in children:
+            if self.fits(child, budget - 1):
+                self.upper[vectors] = min(self.upper.get(vectors, budget), budget)
+                return True
+        self.lower[vectors] = budget + 1
+        return False
+
+    def fewest(self, vectors: int, limit: int = 64) -> int:
+        """The fewest comparators that sort ``vectors`` (at most ``limit`` is searched)."""
+        for budget in range(limit + 1):
+            if self.fits(vectors, budget):
+                return budget
+        raise ValueError("no network within the limit")
+
+
+@functools.lru_cache(maxsize=8)
+def _zero_one(n: int) -> _ZeroOne:
+    return _ZeroOne(n)
+
+
+def min_comparators(n: int, network: list[tuple[int, int]] | None = None) -> int:
+    """The fewest comparators that sort ``n`` wires after ``network`` (0-1 principle)."""
+    zo = _zero_one(n)
+    vectors = zo.full
+    for pair in network or []:
+        vectors = zo.apply(vectors, (int(pair[0]), int(pair[1])))
+    return zo.fewest(vectors)
+
+
+# --------------------------------------------------------------------------------------------
+# The beam
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Node:
+    regs: np.ndarray  # int8[R, rows]
+    written: np.ndarray  # int8[R]
+    flags: np.ndarray  # int8[rows]
+    status: np.ndarray  # int64[2]: flags valid, last move was a cmp
+    wires: np.ndarray  # int8[n, rows]
+    core: tuple[tuple[int, int, int], ...]
+    network: tuple[tuple[int, int], ...]
+    vectors: int  # the 0-1 vectors the wires hold
+
+
+@functools.lru_cache(maxsize=64)
+def _local_actions(count: int, isa: Isa) -> np.ndarray:
+    return np.ascontiguousarray(core_actions(count, isa), dtype=np.int64)
+
+
+def _root(task: SortTask, rows: np.ndarray) -> _Node:
+    n, registers = task.n, task.registers
+    regs = np.zeros((registers, rows.shape[0]), dtype=np.int8)
+    regs[:n] = rows.T
+    written = np.zeros(registers, dtype=np.int8)
+    written[:n] = 1
+    return _Node(
+        regs,
+        written,
+        np.zeros(rows.shape[0], dtype=np.int8),
+        np.zeros(2, dtype=np.int64),
+        np.ascontiguousarray(rows.T.astype(np.int8)),
+        (),
+        (),
+        _zero_one(n).full,
+    )
+
+
+def _local_registers(node: _Node, pair: tuple[int, int]) -> np.ndarray:
+    """Registers the lowering of ``pair`` may touch: all but the first holder of each other
+    wire."""
+    held = kernels.holders(node.regs, node.written, node.wires)
+    reserved = set()
+    for w in range(node.wires.shape[0]):
+        if w in pair:
+            continue
+        for r, h in enumerate(held):
+            if h == w:
+                reserved.add(r)
+                break
+    return np.array([r for r in range(len(held)) if r not in reserved], dtype=np.int64)
+
+
+@dataclass
+class _Beam:
+    task: SortTask
+    rows: np.ndarray
+    width: int
+    control: SearchControl
+    rng: np.random.Generator
+    max_lowerings: int = MAX_LOWERINGS
+    max_len: int = MAX_LOWERING
+    slack: int = 0
+    nodes: int = 0
+    memo: dict = field(default_factory=dict)
+
+    def lowerings(self, node: _Node, pair: tuple[int, int]) -> list[list[tuple[int, int, int]]]:
+        """The shortest lowerings of ``pair`` from ``node`` as lists of ``(op, dst, src)``."""
+        i, j = pair
+        local = _local_registers(node, pair)
+        low = np.minimum(node.wires[i], node.wires[j])
+        goal = np.stack([low, np.maximum(node.wires[i], node.wires[j])])
+        cregs, cwritten, cflags, cgoal = kernels.compress_rows(
+            node.regs, node.written, node.flags, int(node.status[0]), local, goal
+        )
+        key = (
+            cregs.tobytes(),
+            cregs.shape,
+            cwritten.tobytes(),
+            cflags.tobytes() if node.status[0] else b"",
+            int(node.status[1]),
+            cgoal.tobytes(),
+        )
+        found = self.memo.get(key)
+        if found is None:
+            actions = _local_actions(len(local), self.task.isa)
+            length, count, seqs, generated, stopped = kernels.lowerings(
+                cregs,
+                cwritten,
+                cflags,
+                int(node.status[0]),
+                int(node.status[1]),
+                cgoal,
+                actions,
+                self.max_len,
+                self.slack,
+                self.max_lowerings,
+                self.control.array,
+            )
+            self.nodes += int(generated)
+            if stopped:
+                return []
+            found = []
+            if length >= 0:
+                for s in range(count):
+                    moves = [int(a) for a in seqs[s] if a >= 0] if length > 0 else []
+                    found.append([tuple(int(v) for v in actions[a]) for a in moves])
+            self.memo[key] = found
+        return [[(op, int(local[d]), int(local[s])) for op, d, s in seq] for seq in found]
+
+    def child(self, node: _Node, pair, seq, zo: _ZeroOne) -> _Node:
+        regs = node.regs.copy()
+        written = node.written.copy()
+        flags = node.flags.copy()
+        status = node.status.copy()
+        if seq:
+            kernels.apply_core(regs, written, flags, status, np.array(seq, dtype=np.int64))
+        wires = node.wires.copy()
+        i, j = pair
+        wires[i] = np.minimum(node.wires[i], node.wires[j])
+        wires[j] = np.maximum(node.wires[i], node.wires[j])
+        return _Node(
+            regs,
+            written,
+            flags,
+            status,
+            wires,
+            node.core + tuple(seq),
+            (*node.network, pair),
+            zo.apply(node.vectors, pair),
+        )
+
+    def run(self, choose) -> tuple[list[_Node], bool, list[int]]:
+        """Beam levels until no node is left; ``choose(level, node)`` gives the comparators a
+        node may apply. Returns the finished nodes (wires sorted), whether it was stopped, and
+        the number of nodes kept at each level."""
+        task = self.task
+        zo = _zero_one(task.n)
+        targets = np.ascontiguousarray(np.sort(self.rows, axis=1).T.astype(np.int8))
+        level_nodes = [_root(task, self.rows)]
+        finished: list[_Node] = []
+        kept = [1]
+        level = 0
+        while level_nodes:
+            candidates = []
+            for index, node in enumerate(level_nodes):
+                if self.control.stopped:
+                    return finished, True, kept
+                for pair in choose(level, node):
+                    for seq in self.lowerings(node, pair):
+                        candidates.append((len(node.core) + len(seq), index, pair, seq))
+            if self.control.stopped:
+                return finished, True, kept
+            order = self.rng.permutation(len(candidates))
+            order = sorted(order, key=lambda c: candidates[c][0])
+            seen = set()
+            next_nodes = []
+            for c in order:
+                _, index, pair, seq = candidates[c]
+                child = self.child(level_nodes[index], pair, seq, zo)
+                key = int(
+                    kernels.node_key(
+                        child.regs,
+                        child.written,
+                        child.flags,
+                        int(child.status[0]),
+                        int(child.status[1]),
+                        child.wires,
+                    )
+                )
+                if key in seen:
+                    continue
+                seen.add(key)
+                if np.array_equal(child.wires, targets):
+                    finished.append(child)
+                    continue
+                next_nodes.append(child)
+                if len(next_nodes) >= self.width:
+                    break
+            level_nodes = next_nodes
+            kept.append(len(next_nodes))
+            level += 1
+        return finished, False, kept
+
+
+def _search_rows(task: SortTask) -> np.ndarray:
+    """The rows a search runs on: every tie row for n <= 6; the permutations and the 0-1 rows
+    beyond (the counterexample rounds add what is missing)."""
+    rows = tie_pattern_rows(task.n)
+    if task.n <= 6:
+        return np.asarray(rows)
+    keep = (rows.max(axis=1) == task.n - 1) | (rows.max(axis=1) <= 1)
+    return np.ascontiguousarray(rows[keep])
+
+
+def _failing_rows(task: SortTask, core: Core) -> np.ndarray | None:
+    """Tie rows ``core`` gets wrong (all rows if it is rejected otherwise); None if it
+    verifies."""
+    try:
+        program = assemble(task, core)
+    except ValueError:
+        return np.asarray(task.inputs)
+    if verify(program, task).correct:
+        return None
+    state, _ = task.run(program)
+    wrong = np.any(state[:, : task.n] != task.expected, axis=1)
+    if not wrong.any():
+        return np.asarray(task.inputs)
+    return np.asarray(task.inputs)[wrong]
+
+
+def _drive(
+    task: SortTask,
+    choose_for,
+    *,
+    width: int,
+    control: SearchControl | None,
+    seed: int,
+    rows: np.ndarray | None,
+    max_rounds: int,
+    slack: int = 0,
+    add_per_round: int = 64,
+) -> ComparatorResult:
+    if task.registers <= task.n:
+        raise ValueError("a compare-exchange needs a scratch register (registers > n)")
+    if not 2 <= task.n <= 8:
+        raise ValueError(f"the comparator engine is built for 2 <= n <= 8, got n={task.n}")
+    control = SearchControl() if control is None else control
+    current = _search_rows(task) if rows is None else np.ascontiguousarray(rows, dtype=np.int32)
+    t0 = time.perf_counter()
+    nodes = 0
+    rounds = 0
+    stopped = False
+    best: _Node | None = None
+    kept: list[int] = []
+    while rounds < max_rounds:
+        rounds += 1
+        beam = _Beam(task, current, width, control, np.random.default_rng(seed), slack=slack)
+        finished, stopped, kept = beam.run(choose_for(beam))
+        nodes += beam.nodes
+        added = []
+        known = None
+        for node in sorted(finished, key=lambda f: len(f.core)):
+            if best is not None and len(node.core) >= len(best.core):
+                break
+            failing = _failing_rows(task, list(node.core))
+            if failing is None:
+                best = node
+                break
+            if known is None:
+                known = {tuple(r) for r in current.tolist()}
+            for r in failing.tolist():
+                if tuple(r) not in known:
+                    known.add(tuple(r))
+                    added.append(r)
+            if len(added) >= add_per_round:
+                break
+        if stopped or not added or best is not None:
+            break
+        current = np.concatenate([current, np.array(added[:add_per_round], dtype=np.int32)])
+    return ComparatorResult(
+        None if best is None else list(best.core),
+        None if best is None else list(best.network),
+        nodes,
+        time.perf_counter() - t0,
+        stopped,
+        rounds,
+        int(current.shape[0]),
+        tuple(kept),
+    )
+
+
+def comparator_search(
+    task: SortTask,
+    *,
+    width: int = DEFAULT_WIDTH,
+    extra_comparators: int = 0,
+    control: SearchControl | None = None,
+    seed: int = 0,
+    rows: np.ndarray | None = None,
+    max_rounds: int = 8,
+    lowering_slack: int = 0,
+) -> ComparatorResult:
+    """Beam over comparator networks of at most ``OPTIMAL_COMPARATORS[n] +
+    extra_comparators`` comparators, each comparator lowered in as few instructions as the
+    state allows. Returns the shortest verified core found (not a proof of anything).
+
+    ``width``: nodes kept per level. ``seed``: the order among equally short nodes.
+    ``rows``: the rows to search on (default: every tie row for n <= 6, else the
+    permutations and 0-1 rows, with failing tie rows added between rounds, at most
+    ``max_rounds`` rounds)."""
+    n = task.n
+    zo = _zero_one(n)
+    budget = OPTIMAL_COMPARATORS[n] + extra_comparators
+
+    def choose_for(beam: _Beam):
+        def choose(level: int, node: _Node):
+            out = []
+            for pair in zo.pairs:
+                child = zo.apply(node.vectors, pair)
+                if child == node.vectors:
+                    continue
+                i, j = pair
+                if np.all(node.wires[i] <= node.wires[j]):
+                    continue
+                if zo.fits(child, budget - level - 1):
+                    out.append(pair)
+            return out
+
+        return choose
+
+    return _drive(
+        task,
+        choose_for,
+        width=width,
+        control=control,
+        seed=seed,
+        rows=rows,
+        max_rounds=max_rounds,
+        slack=lowering_slack,
+    )
+
+
+def lower_network(
+    task: SortTask,
+    network: list[tuple[int, int]],
+    *,
+    width: int = DEFAULT_WIDTH,
+    control: SearchControl | None = None,
+    seed: int = 0,
+    rows: np.ndarray | None = None,
+    max_rounds: int = 8,
+    lowering_slack: int = 0,
+) -> ComparatorResult:
+    """The shortest lowering of ``network`` (comparators ``(i, j)``, ``i < j``) the beam
+    finds; a comparator already ordered on every row costs nothing and is skipped."""
+    network = [(int(i), int(j)) for i, j in network]
+    for i, j in network:
+        if not 0 <= i < j < task.n:
+            raise ValueError(f"comparator ({i}, {j}) is not i < j on {task.n} wires")
+
+    def choose_for(beam: _Beam):
+        def choose(level: int, node: _Node):
+            if level >= len(network):
+                return []
+            return [network[level]]
+
+        return choose
+
+    return _drive(
+        task,
+        choose_for,
+        width=width,
+        control=control,
+        seed=seed,
+        rows=rows,
+        max_rounds=max_rounds,
+        slack=lowering_slack,
+    )
