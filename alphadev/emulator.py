@@ -71,14 +71,34 @@ def result_of(op, a, b, flag):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _write_rows(state, flags, op, dst, src, start, stop):  # pragma: no cover - compiled
+    """``state[r, dst] = result_of(op, ...)`` for rows ``start..stop-1``."""
+    for r in range(start, stop):
+        state[r, dst] = result_of(op, state[r, dst], state[r, src], flags[r])
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _apply_rows(state, flags, op, dst, src, start, stop):  # pragma: no cover - compiled
-    """Apply ``op dst, src`` in place to rows ``start..stop-1``."""
+    """Apply ``op dst, src`` in place to rows ``start..stop-1``. The opcode is decoded once,
+    outside the row loop: each branch passes a constant opcode to :func:`result_of`, so the
+    compiler folds it to that opcode's loop body (the semantics stay in one place)."""
     if op == _CMP:
         for r in range(start, stop):
             flags[r] = compare(state[r, dst], state[r, src])
-    else:
-        for r in range(start, stop):
-            state[r, dst] = result_of(op, state[r, dst], state[r, src], flags[r])
+    elif op == _MOV:
+        _write_rows(state, flags, _MOV, dst, src, start, stop)
+    elif op == _CMOVL:
+        _write_rows(state, flags, _CMOVL, dst, src, start, stop)
+    elif op == _CMOVG:
+        _write_rows(state, flags, _CMOVG, dst, src, start, stop)
+    elif op == _CMOVLE:
+        _write_rows(state, flags, _CMOVLE, dst, src, start, stop)
+    elif op == _CMOVGE:
+        _write_rows(state, flags, _CMOVGE, dst, src, start, stop)
+    elif op == _MIN:
+        _write_rows(state, flags, _MIN, dst, src, start, stop)
+    elif op == _MAX:
+        _write_rows(state, flags, _MAX, dst, src, start, stop)
 
 
 @njit(cache=True, nogil=True)

@@ -25,15 +25,36 @@ __all__ = [
     "renaming_key",
 ]
 
-_CMP = 1  # Op.CMP: opcodes below 2 (mov, cmp) never make a target by themselves
+_MOV = 0  # Op values (alphadev.isa.Op): mov 0, cmp 1, cmovl..cmovge 2..5, min 6, max 7
+_CMP = 1  # opcodes below 2 (mov, cmp) never make a target by themselves
 _CMOV_LO, _CMOV_HI = 2, 5
 
 
 @njit(cache=True, nogil=True, inline="always")
-def column_result(op, dst, src, regs, flags, out):  # pragma: no cover - compiled
-    """``out[i]`` = the new value of register ``dst`` in row ``i`` after ``op dst, src``."""
+def _column_loop(op, dst, src, regs, flags, out):  # pragma: no cover - compiled
     for i in range(regs.shape[1]):
         out[i] = result_of(op, regs[dst, i], regs[src, i], flags[i])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def column_result(op, dst, src, regs, flags, out):  # pragma: no cover - compiled
+    """``out[i]`` = the new value of register ``dst`` in row ``i`` after ``op dst, src``.
+    The opcode is decoded once: each branch hands :func:`result_of` a constant opcode, which
+    the compiler folds into that opcode's loop."""
+    if op == _MOV:
+        _column_loop(0, dst, src, regs, flags, out)
+    elif op == 2:
+        _column_loop(2, dst, src, regs, flags, out)
+    elif op == 3:
+        _column_loop(3, dst, src, regs, flags, out)
+    elif op == 4:
+        _column_loop(4, dst, src, regs, flags, out)
+    elif op == 5:
+        _column_loop(5, dst, src, regs, flags, out)
+    elif op == 6:
+        _column_loop(6, dst, src, regs, flags, out)
+    else:
+        _column_loop(7, dst, src, regs, flags, out)
 
 
 @njit(cache=True, nogil=True, inline="always")
