@@ -138,3 +138,37 @@ def test_bench_lists_the_benchmarks_and_rejects_an_unknown_one(capsys):
     assert "search_methods" in capsys.readouterr().out
     assert main(["bench", "nope"]) == 2
     assert "unknown benchmark" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("method", "n", "isa"), [("comparators", 4, "cmov"), ("best-first", 4, "minmax")]
+)
+def test_each_engine_alone_is_reproducible_with_its_seed(method, n, isa):
+    def once():
+        config = SearchConfig(n=n, isa=isa, method=method, seed=3, time_limit=60)
+        return run_search(config).best.program
+
+    assert once() == once()
+
+
+def test_a_search_never_replaces_a_kernel_as_short_unless_forced(tmp_path, capsys):
+    code, first = search_json(capsys, "--n", "3", "--method", "exact", "--out", str(tmp_path))
+    assert code == 0 and first["path"] is not None
+    before = (tmp_path / "sort3_cmov_17.s").read_bytes()
+    code, again = search_json(
+        capsys, "--n", "3", "--method", "exact", "--seed", "5", "--out", str(tmp_path)
+    )
+    assert code == 0 and again["path"] is None and "not written" in again["written"]
+    assert (tmp_path / "sort3_cmov_17.s").read_bytes() == before
+    code, forced = search_json(
+        capsys, "--n", "3", "--method", "exact", "--force", "--out", str(tmp_path)
+    )
+    assert code == 0 and forced["path"] == str(tmp_path / "sort3_cmov_17.s")
+
+
+def test_sort5_gets_past_the_sorting_network_and_labels_constructed_seeds():
+    result = run_search(SearchConfig(n=5, method="exact", time_limit=60, target=43))
+    assert result.correct and result.best.length <= 43 < 46
+    labels = [c.found_by for c in result.history]
+    assert labels[0] == "sorting network (constructed)" and result.history[0].length == 46
+    assert not result.optimal
