@@ -431,10 +431,10 @@ def run_benchmark(argv: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from alphadev import __version__
-    from alphadev.options import add_options
+    from alphadev.options import DefaultsFormatter, add_options
     from alphadev.search import MAX_N, SearchConfig
 
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = DefaultsFormatter
     parser = argparse.ArgumentParser(
         prog="alphadev",
         description="Discover and check short branchless sorting kernels on a toy x86 machine.",

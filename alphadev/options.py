@@ -15,6 +15,7 @@ import math
 from typing import Any, TypeVar
 
 __all__ = [
+    "DefaultsFormatter",
     "add_options",
     "check_range",
     "check_seconds",
@@ -24,6 +25,16 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` after a flag's help, except for defaults of None or False (the
+    help says what happens then)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False) or "(default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
 
 
 def option(default: Any = dataclasses.MISSING, *, help: str, choices=None, factory=None, **kw):
@@ -55,6 +66,9 @@ def add_options(
         meta = field.metadata
         if "help" not in meta or field.name in skip:
             continue
+        metavar = meta.get("metavar") or (
+            "SECONDS" if field.name == "time_limit" else field.name.split("_")[-1].upper()
+        )
         default = (
             field.default if field.default is not dataclasses.MISSING else field.default_factory()
         )
@@ -72,7 +86,7 @@ def add_options(
             type=_parser_type(field),
             default=default,
             choices=meta.get("choices"),
-            metavar=meta.get("metavar"),
+            metavar=None if meta.get("choices") else metavar,
             help=help_text,
         )
 

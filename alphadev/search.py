@@ -81,7 +81,7 @@ class SearchConfig:
 
     n: int = option(3, help=f"sort size, 2..{MAX_N}")
     isa: str = option("cmov", help="cmov, minmax, full, or a comma list of opcodes")
-    registers: int | None = option(None, help="register count (default n+1)")
+    registers: int | None = option(None, help="register count (default n+1)", metavar="K")
     method: str = option(
         "auto",
         choices=METHODS,
@@ -99,10 +99,13 @@ class SearchConfig:
     )
     checkpoint: str | None = option(
         None,
+        metavar="PATH",
         help="MCTS evaluator: a checkpoint PATH, 'untrained' or 'heuristic' (default: the "
         "packaged net for this task if shipped, else heuristic)",
     )
-    target: int | None = option(None, help="stop once the best length is at most this")
+    target: int | None = option(
+        None, help="stop once the best length is at most this", metavar="LENGTH"
+    )
     tail_nodes: int = 2_000_000
 
     def __post_init__(self) -> None:

@@ -7,9 +7,11 @@ program), with three exact prunes:
 
 * **dead states**: some row lost a value that some sorted slot needs (no instruction creates
   values, they only copy them);
-* **a lower bound**: each sorted column that no register holds needs its own write (``mov``
-  only copies an existing column, so a ``cmov``/``min``/``max``); and when every move left must
-  be such a write, one of them must be possible right now;
+* **a lower bound** (:func:`~alphadev.exact.bound_lower.lower_bound`, admissible, proofs in
+  its module): each sorted column that no register holds needs its own merge
+  (``cmov``/``min``/``max``); in a cmov-only ISA one more ``cmp`` is needed when some missing
+  column cannot be assembled under the current flags; and when every move left must be such a
+  merge, only merges that make a missing column are tried;
 * **a transposition table** keyed by the state up to register renaming
   (:func:`~alphadev.exact.columns.renaming_key`): a state reached again at the same or a
   greater depth has nothing new below it.
@@ -29,17 +31,13 @@ import numpy as np
 from numba import njit
 
 from alphadev.emulator import compare
-from alphadev.exact.columns import (
-    column_result,
-    creates_target,
-    is_dead,
-    missing_targets,
-    renaming_key,
-)
+from alphadev.exact.bound_lower import lower_bound, merges_only_cmov
+from alphadev.exact.columns import column_result, is_dead, missing_targets
 from alphadev.exact.control import NODES, POLL_EVERY, STOP, SearchControl
 from alphadev.exact.space import Core, assemble, core_actions, core_of, start_state, target_columns
+from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed
 from alphadev.isa import Op, Program
-from alphadev.tasks import SortTask
+from alphadev.tasks import SortTask, tie_pattern_rows
 
 __all__ = ["Outcome", "find", "shorten_tail"]
 
@@ -69,6 +67,68 @@ class Outcome:
     seconds: float
 
 
+_BUCKET = 8  # transposition-table slots probed per key (one 64-byte line of keys)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _column_hash(column):  # pragma: no cover - compiled
+    h = fnv_seed()
+    for v in column:
+        h = fnv_mix(h, v + 3)
+    return h ^ (h >> np.uint64(29))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _target_held(column, targets):  # pragma: no cover - compiled
+    """Index of the target column equal to ``column``, or -1."""
+    for t in range(targets.shape[0]):
+        same = True
+        for i in range(column.shape[0]):
+            if column[i] != targets[t, i]:
+                same = False
+                break
+        if same:
+            return t
+    return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _state_key(hashes, written, scratch, flags_hash, flags_valid, last_cmp):
+    # pragma: no cover - compiled
+    """The state key up to register renaming (as ``columns.renaming_key``, from cached column
+    hashes): the multiset of written columns, the flags when valid, whether the last move was a
+    ``cmp``. Never 0."""
+    for r in range(hashes.shape[0]):
+        scratch[r] = hashes[r] if written[r] else np.uint64(7)
+    key, _ = fnv_mix_sorted(scratch, False)
+    if flags_valid:
+        key = (key ^ flags_hash) * FNV_PRIME
+    if last_cmp:
+        key ^= np.uint64(0x9E3779B97F4A7C15)
+    key ^= key >> np.uint64(33)
+    return key if key != 0 else np.uint64(1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _loses_a_value(regs, written, dst, column):  # pragma: no cover - compiled
+    """Writing ``column`` into written register ``dst`` drops, in some row, the last copy of a
+    value (every value of a row is needed by some sorted slot, and nothing creates values): the
+    incremental form of ``columns.is_dead`` for a child of a live state."""
+    num_regs = regs.shape[0]
+    for i in range(column.shape[0]):
+        old = regs[dst, i]
+        if column[i] == old:
+            continue
+        kept = False
+        for r in range(num_regs):
+            if r != dst and written[r] and regs[r, i] == old:
+                kept = True
+                break
+        if not kept:
+            return True
+    return False
+
+
 @njit(cache=True, nogil=True)
 def _search(
     regs0,
@@ -83,6 +143,8 @@ def _search(
     depths,
     control,
     solution,
+    options,
+    distinct_rows,
 ):  # pragma: no cover - compiled
     """Depth-first branch and bound for at most ``limit`` more core moves.
 
@@ -91,28 +153,46 @@ def _search(
     flags are valid and whether the last move was a ``cmp``; ``max_nodes``: give up (as if
     stopped) after this many states, 0 for no cap;
     ``targets``: int8[n, rows], the sorted columns; ``actions``: int64[A, 3];
-    ``keys``: uint64[size] and ``depths``: int64[size], the transposition table (size a power
-    of two, zeroed by the caller);
-    ``control``: int64[4]; ``solution``: int64[limit] action indices.
+    ``keys``: uint64[size] and ``depths``: int16[size], the transposition table (size a power
+    of two, at least one bucket, zeroed by the caller);
+    ``control``: int64[4]; ``solution``: int64[limit] action indices;
+    ``options``: int64[3]: merges need flags (cmov-only ISA), use the cover bounds, use the
+    table; ``distinct_rows``: int64[k], the rows for the write bound (empty: no write bound).
     Returns the core length found, -1 when exhausted, -2 when stopped.
     """
     num_regs, rows = regs0.shape
-    mask = np.uint64(keys.shape[0] - 1)
+    cmov_only = options[0]
+    use_cover = options[1]
+    use_table = options[2]
+    bucket_mask = np.uint64(keys.shape[0] - 1) & ~np.uint64(_BUCKET - 1)
     regs = np.empty((limit + 1, num_regs, rows), dtype=np.int8)
     written = np.empty((limit + 1, num_regs), dtype=np.int8)
+    holds = np.full((limit + 1, num_regs), -1, dtype=np.int8)
+    hashes = np.zeros((limit + 1, num_regs), dtype=np.uint64)
     flags = np.zeros((limit + 1, rows), dtype=np.int8)
+    flags_hash = np.zeros(limit + 1, dtype=np.uint64)
     flags_valid = np.zeros(limit + 1, dtype=np.int8)
     last_cmp = np.zeros(limit + 1, dtype=np.int8)
+    missing = np.zeros(limit + 1, dtype=np.int64)
     next_action = np.zeros(limit + 1, dtype=np.int64)
     column = np.empty(rows, dtype=np.int8)
-    scratch = np.empty(rows, dtype=np.int8)
+    key_scratch = np.empty(num_regs, dtype=np.uint64)
+    work = np.zeros((num_regs + 4, (rows + 63) // 64), dtype=np.uint64)
     regs[0] = regs0
     written[0] = written0
     flags[0] = flags0
+    flags_hash[0] = _column_hash(flags0)
     flags_valid[0] = start[0]
     last_cmp[0] = start[1]
-    if missing_targets(regs0, written0, targets) == 0:
+    for r in range(num_regs):
+        if written0[r]:
+            holds[0, r] = _target_held(regs0[r], targets)
+            hashes[0, r] = _column_hash(regs0[r])
+    missing[0] = missing_targets(regs0, written0, targets)
+    if missing[0] == 0:
         return 0
+    if is_dead(regs0, written0, targets):
+        return _EXHAUSTED
     generated = 0
     num_actions = actions.shape[0]
     depth = 0
@@ -129,26 +209,39 @@ def _search(
         src = actions[a, 2]
         if not written[depth, src]:
             continue
+        # When every remaining move must make a distinct missing target, only merges that
+        # make one can be part of a solution (exact: a state-and-depth fact, safe with the table).
+        tight = limit - depth == missing[depth]
         child = depth + 1
         if op == _CMP:
-            if last_cmp[depth] or not written[depth, dst]:
+            if tight or last_cmp[depth] or not written[depth, dst]:
                 continue
             same = flags_valid[depth] == 1
             for i in range(rows):
-                x = regs[depth, dst, i]
-                y = regs[depth, src, i]
-                f = compare(x, y)
+                f = compare(regs[depth, dst, i], regs[depth, src, i])
                 flags[child, i] = f
                 if f != flags[depth, i]:
                     same = False
             if same:
                 continue
+            control[NODES] += 1
+            generated += 1
+            if generated % POLL_EVERY == 0 and (
+                control[STOP] != 0 or (max_nodes > 0 and generated >= max_nodes)
+            ):
+                return _FOUND_STOPPED
             regs[child] = regs[depth]
             written[child] = written[depth]
+            holds[child] = holds[depth]
+            hashes[child] = hashes[depth]
+            flags_hash[child] = _column_hash(flags[child])
             flags_valid[child] = 1
             last_cmp[child] = 1
+            missing[child] = missing[depth]
         else:
             if op == _MOV:
+                if tight:
+                    continue
                 if not written[depth, dst]:
                     lowest = True
                     for r in range(dst):
@@ -167,50 +260,100 @@ def _search(
                         break
                 if same:
                     continue
+            control[NODES] += 1
+            generated += 1
+            if generated % POLL_EVERY == 0 and (
+                control[STOP] != 0 or (max_nodes > 0 and generated >= max_nodes)
+            ):
+                return _FOUND_STOPPED
+            held = _target_held(column, targets)
+            if tight:
+                if held < 0:
+                    continue
+                fresh = True
+                for r in range(num_regs):
+                    if written[depth, r] and holds[depth, r] == held:
+                        fresh = False
+                        break
+                if not fresh:
+                    continue
+            if written[depth, dst] and _loses_a_value(regs[depth], written[depth], dst, column):
+                continue
             regs[child] = regs[depth]
             regs[child, dst] = column
             written[child] = written[depth]
             written[child, dst] = 1
+            holds[child] = holds[depth]
+            holds[child, dst] = held
+            hashes[child] = hashes[depth]
+            hashes[child, dst] = _column_hash(column)
             flags[child] = flags[depth]
+            flags_hash[child] = flags_hash[depth]
             flags_valid[child] = flags_valid[depth]
             last_cmp[child] = 0
-        control[NODES] += 1
-        generated += 1
-        if generated % POLL_EVERY == 0 and (
-            control[STOP] != 0 or (max_nodes > 0 and generated >= max_nodes)
-        ):
-            return _FOUND_STOPPED
-        missing = missing_targets(regs[child], written[child], targets)
-        if missing == 0:
-            for k in range(depth + 1):
-                solution[k] = next_action[k] - 1
-            return child
-        if child + missing > limit or is_dead(regs[child], written[child], targets):
+            count = 0
+            for t in range(targets.shape[0]):
+                for r in range(num_regs):
+                    if written[child, r] and holds[child, r] == t:
+                        count += 1
+                        break
+            missing[child] = targets.shape[0] - count
+            if missing[child] == 0:
+                for k in range(depth + 1):
+                    solution[k] = next_action[k] - 1
+                return child
+        if child + missing[child] > limit:
             continue
-        if child + missing == limit and not creates_target(
-            regs[child], written[child], flags[child], flags_valid[child], targets, actions, scratch
-        ):
-            continue
-        key = renaming_key(
-            regs[child], written[child], flags[child], flags_valid[child], last_cmp[child]
+        bound = lower_bound(
+            regs[child],
+            written[child],
+            holds[child],
+            flags[child],
+            flags_valid[child],
+            targets,
+            cmov_only,
+            use_cover and limit - child <= num_regs + 1,
+            distinct_rows,
+            limit - child,
+            work,
         )
-        slot = key & mask
-        seen = False
-        for _ in range(64):
-            stored = keys[slot]
-            if stored == 0:
+        if child + bound > limit:
+            continue
+        if use_table:
+            key = _state_key(
+                hashes[child],
+                written[child],
+                key_scratch,
+                flags_hash[child],
+                flags_valid[child],
+                last_cmp[child],
+            )
+            base = key & bucket_mask
+            seen = False
+            victim = -1
+            victim_depth = child
+            for j in range(_BUCKET):
+                slot = base + np.uint64(j)
+                stored = keys[slot]
+                if stored == key:
+                    if depths[slot] <= child:
+                        seen = True
+                    else:
+                        depths[slot] = child
+                    victim = -2
+                    break
+                if stored == 0:
+                    victim = j
+                    break
+                if depths[slot] > victim_depth:
+                    victim = j
+                    victim_depth = depths[slot]
+            if seen:
+                continue
+            if victim >= 0:
+                slot = base + np.uint64(victim)
                 keys[slot] = key
                 depths[slot] = child
-                break
-            if stored == key:
-                if depths[slot] <= child:
-                    seen = True
-                else:
-                    depths[slot] = child
-                break
-            slot = (slot + np.uint64(1)) & mask
-        if seen:
-            continue
         depth = child
         next_action[depth] = 0
     return _EXHAUSTED
@@ -225,6 +368,9 @@ def find(
     max_nodes: int = 0,
     table_bits: int = 22,
     order_seed: int | None = None,
+    cover: bool = False,
+    writes: bool = False,
+    table: bool = True,
 ) -> Outcome:
     """Search for a program whose core has at most ``max_core`` instructions.
 
@@ -236,7 +382,9 @@ def find(
     ``table_bits`` sizes the transposition table (``2**bits`` entries, 16 bytes each); a full
     table only weakens pruning, never exactness. ``order_seed`` shuffles the order in which
     moves are tried (the answer's existence does not change; which program is found first
-    does).
+    does). ``cover`` and ``writes`` add the costlier admissible bounds of
+    :mod:`~alphadev.exact.bound_lower` (off by default: on sort3/sort4 they prune too little to
+    pay for themselves); ``table=False`` turns the transposition table off (for tests).
     """
     if task.n < 2:
         raise ValueError("enumeration needs n >= 2")
@@ -250,8 +398,13 @@ def find(
         actions = np.ascontiguousarray(np.random.default_rng(order_seed).permutation(actions))
     control = SearchControl() if control is None else control
     control.depth_limit = max_core
+    table_bits = max(table_bits, 3)
     keys = np.zeros(1 << table_bits, dtype=np.uint64)
-    depths = np.zeros(1 << table_bits, dtype=np.int64)
+    depths = np.zeros(1 << table_bits, dtype=np.int16)
+    options = np.array([merges_only_cmov(actions), cover, table], dtype=np.int64)
+    rows = tie_pattern_rows(task.n)
+    distinct = np.flatnonzero(rows.max(axis=1) == task.n - 1) if writes else np.zeros(0, np.int64)
+    distinct = np.ascontiguousarray(distinct, dtype=np.int64)
     solution = np.zeros(max(more, 1), dtype=np.int64)
     start_nodes = control.nodes
     t0 = time.perf_counter()
@@ -271,6 +424,8 @@ def find(
                 depths,
                 control.array,
                 solution,
+                options,
+                distinct,
             )
         )
     seconds = time.perf_counter() - t0

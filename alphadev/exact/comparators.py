@@ -14,11 +14,14 @@ are kept: they are what later short lowerings feed on.
 **The beam** (:func:`comparator_search`): level = comparators applied. A child is kept only
 on a shortest-network path: the fewest comparators that still sort the wires, computed
 exactly on the 0-1 vectors the wires hold (0-1 principle, memoised depth-first search), must
-fit in ``OPTIMAL_COMPARATORS[n] + extra_comparators - level``. A level is ranked by
-instruction count (ties in a seeded random order), deduplicated on the register state up to
-renaming plus the wire columns, and cut to ``width`` nodes. :func:`lower_network` runs the
-same beam restricted to one comparator sequence (the best lowering of that network the beam
-finds); :func:`insertion_network` is the composition ``sort(n-1)`` then an insertion.
+fit in ``OPTIMAL_COMPARATORS[n] + extra_comparators - level`` (a test that runs past
+:data:`FITS_WORK` expanded sets, for n >= 7 only, lets the child through: there the exact
+test can take minutes; a child let through wrongly only dies at the last level). A level is
+ranked by instruction count (ties in a seeded random order), deduplicated on the register
+state up to renaming plus the wire columns, and cut to ``width`` nodes.
+:func:`lower_network` runs the same beam restricted to one comparator sequence (the best
+lowering of that network the beam finds); :func:`insertion_network` is the composition
+``sort(n-1)`` then an insertion.
 
 **Rows.** For ``n <= 6`` the search runs on every tie-pattern row, so what it finds is
 correct; for larger ``n`` it runs on the permutations plus the 0-1 rows and adds the tie rows
@@ -58,6 +61,9 @@ __all__ = [
 DEFAULT_WIDTH = 200
 #: Longest lowering of one comparator that the inner step looks for.
 MAX_LOWERING = 4
+#: Sets of 0-1 vectors the shortest-network test may expand per child for n >= 7 before it
+#: lets the child through (for n <= 6 it is always run to the end, so it is exact).
+FITS_WORK = 5_000
 #: Most distinct lowerings (end states) kept per (node, comparator).
 MAX_LOWERINGS = 24
 
@@ -106,6 +112,10 @@ def insertion_network(n: int) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------------------------
 
 
+class _OutOfWork(Exception):
+    pass
+
+
 class _ZeroOne:
     """Sets of 0-1 vectors over ``n`` wires as Python ints (bit ``v`` set: vector ``v`` is in
     the set; bit ``k`` of ``v`` is wire ``k``), and the exact fewest comparators that sort
@@ -137,6 +147,8 @@ class _ZeroOne:
                 if ((v >> k) & 1) != (1 if k >= n - ones else 0):
                     mask |= 1 << v
             self.unsettled_masks.append(mask)
+        self.work = -1
+        self.control: SearchControl | None = None
         self.lower: dict[int, int] = {}  # set -> fewest comparators is at least this
         self.upper: dict[int, int] = {}  # set -> fewest comparators is at most this
 
@@ -158,7 +170,21 @@ class _ZeroOne:
         return (unsettled + 1) // 2
 
     def fits(self, vectors: int, budget: int) -> bool:
-        """Whether at most ``budget`` more comparators can sort ``vectors``."""
+        """Whether at most ``budget`` more comparators can sort ``vectors`` (exact)."""
+        self.work = -1
+        return self._fits(vectors, budget)
+
+    def allows(self, vectors: int, budget: int, work: int, control: SearchControl) -> bool:
+        """:meth:`fits`, but True (not known to be impossible) once ``work`` sets were
+        expanded or ``control`` asks to stop; what was settled stays memoised."""
+        self.work = work
+        self.control = control
+        try:
+            return self._fits(vectors, budget)
+        except _OutOfWork:
+            return True
+
+    def _fits(self, vectors: int, budget: int) -> bool:
         if self.is_sorted(vectors):
             return True
         if budget <= 0:
@@ -169,6 +195,10 @@ class _ZeroOne:
         upper = self.upper.get(vectors)
         if upper is not None and upper <= budget:
             return True
+        if self.work >= 0:
+            self.work -= 1
+            if self.work < 0 or (self.work % 1024 == 0 and self.control.stopped):
+                raise _OutOfWork
         children = []
         for pair in self.pairs:
             child = self.apply(vectors, pair)
@@ -176,7 +206,7 @@ class _ZeroOne:
                 children.append((child.bit_count(), child))
         children.sort()
         for _, child in children:
-            if self.fits(child, budget - 1):
+            if self._fits(child, budget - 1):
                 self.upper[vectors] = min(self.upper.get(vectors, budget), budget)
                 return True
         self.lower[vectors] = budget + 1
@@ -500,6 +530,7 @@ def comparator_search(
     n = task.n
     zo = _zero_one(n)
     budget = OPTIMAL_COMPARATORS[n] + extra_comparators
+    work = -1 if n <= 6 else FITS_WORK
 
     def choose_for(beam: _Beam):
         def choose(level: int, node: _Node):
@@ -511,7 +542,7 @@ def comparator_search(
                 i, j = pair
                 if np.all(node.wires[i] <= node.wires[j]):
                     continue
-                if zo.fits(child, budget - level - 1):
+                if zo.allows(child, budget - level - 1, work, beam.control):
                     out.append(pair)
             return out
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from alphadev.network import CheckpointError, load_network
-from alphadev.options import add_options, config_from_args, flag_name
+from alphadev.options import DefaultsFormatter, add_options, config_from_args, flag_name
 from alphadev.train.checkpoints import CHECKPOINT, load_checkpoint
 from alphadev.train.config import TrainConfig
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the policy/value network by self-play (AlphaZero style), "
         "resumably. Exit 0 when done, 130 when interrupted (the checkpoint is written), 2 on "
         "a bad flag or checkpoint.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     add_options(parser, TrainConfig)
     parser.add_argument("--run-dir", help="run folder (default: runs/<timestamp>-sort<n>)")

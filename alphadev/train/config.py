@@ -30,7 +30,7 @@ class TrainConfig:
 
     n: int = option(3, help="sort size, 2..8")
     isa: str = option("cmov", help="cmov, minmax, full, or a comma list of opcodes")
-    registers: int | None = option(None, help="register count (default n+1)")
+    registers: int | None = option(None, help="register count (default n+1)", metavar="K")
     steps: int = option(2000, help="learner steps in total (a resumed run continues to this)")
     time_limit: float | None = option(None, help="seconds for this invocation (default: none)")
     workers: int = option(
