@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["FNV_PRIME", "FNV_SEED", "fnv_mix", "fnv_mix_sorted", "fnv_seed"]
+__all__ = ["FNV_PRIME", "FNV_SEED", "fnv_mix", "fnv_mix_sorted", "fnv_seed", "mix64"]
 
 FNV_PRIME = np.uint64(0x100000001B3)
 FNV_SEED = np.uint64(0xCBF29CE484222325)
@@ -42,3 +42,12 @@ def fnv_mix_sorted(hashes, distinct_only):  # pragma: no cover - compiled
             key = (key ^ hashes[i]) * np.uint64(0x100000001B3)
             key ^= key >> np.uint64(31)
     return key, distinct
+
+
+@njit(cache=True, nogil=True, inline="always")
+def mix64(x):  # pragma: no cover - compiled
+    """Scramble the bits of the uint64 ``x`` (for open-addressing table slots)."""
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xFF51AFD7ED558CCD)
+    x ^= x >> np.uint64(33)
+    return x

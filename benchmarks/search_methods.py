@@ -11,7 +11,8 @@ lowered optimal-size sorting network (the baseline, built in the same run). Writ
 ``benchmarks/results/search_methods.md`` and ``search_methods.png`` (``--quick``: under
 ``benchmarks/results/quick/``).
 
-    python benchmarks/search_methods.py [--quick] [--seeds 3] [--cap 120] [--ns 3,4,5,6,7,8]
+    python benchmarks/search_methods.py [--quick] [--seeds 3] [--large-seeds 1] [--cap 120]
+        [--ns 3,4,5,6,7,8] [--isas cmov,minmax] [--engines ...] [--report NAME]
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=120.0, help="seconds per run")
     parser.add_argument("--ns", default="3,4,5,6,7,8", help="sort sizes")
     parser.add_argument("--isas", default="cmov,minmax")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="engines to run")
+    parser.add_argument("--large-seeds", type=int, default=1, help="seeds for n >= 6")
+    parser.add_argument("--report", default="search_methods", help="report name (no suffix)")
     args = parser.parse_args()
     seeds = 1 if args.quick else args.seeds
     cap = 10.0 if args.quick else args.cap
@@ -82,11 +86,11 @@ def main() -> None:
         for n in ns:
             task = SortTask(n, isa=isa)
             network = len(exact.assemble(task, exact.network_core(task)))
-            for engine in ENGINES:
+            for engine in args.engines.split(","):
                 if engine == "mcts" and n > MCTS_MAX_N:
                     continue
                 runs = []
-                for seed in range(seeds):
+                for seed in range(seeds if n < 6 else min(seeds, args.large_seeds)):
                     res = run_engine(n, isa, engine, seed, cap)
                     runs.append(res)
                     print(
@@ -127,7 +131,8 @@ def main() -> None:
         "# Search engines side by side",
         "",
         f"`python benchmarks/search_methods.py{' --quick' if args.quick else ''}`: "
-        f"{seeds} seed(s), each run one `alphadev search --method ENGINE --json` process "
+        f"{seeds} seed(s) ({args.large_seeds} for n >= 6), each run one "
+        "`alphadev search --method ENGINE --json` process "
         f"capped at {cap:g} s. Best length: median over seeds of the verified kernel each run "
         "returned (all tie patterns and 30,000 random int32 rows), and the minimum. Ratio: "
         "median over the lowered optimal-size sorting network (the baseline, built in this "
@@ -143,7 +148,7 @@ def main() -> None:
         "Synthesis of Sorting Kernels (CGO 2025); their hardware is not this machine.",
         "",
     ]
-    path = report_path("search_methods.md", args.quick)
+    path = report_path(f"{args.report}.md", args.quick)
     publish_report(path, report)
     try:
         _plot(plot, path.with_suffix(".png"), cap, seeds)

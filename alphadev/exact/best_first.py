@@ -65,10 +65,10 @@ from alphadev.exact.columns import (
     missing_targets,
 )
 from alphadev.exact.control import NODES, POLL_EVERY, STOP, SearchControl
-from alphadev.exact.space import Core, assemble, core_actions
-from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed
+from alphadev.exact.space import Core, core_actions, failing_rows
+from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed, mix64
 from alphadev.isa import Op
-from alphadev.tasks import SortTask, tie_pattern_rows, verify
+from alphadev.tasks import SortTask, tie_pattern_rows
 
 __all__ = [
     "BestFirstResult",
@@ -172,14 +172,6 @@ def _state_key(regs, written, flags, flags_valid, last_cmp, first, count, hashes
     return key if key != 0 else np.uint64(1)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _mix64(x):  # pragma: no cover - compiled
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xFF51AFD7ED558CCD)
-    x ^= x >> np.uint64(33)
-    return x
-
-
 @njit(cache=True, nogil=True)
 def _distinct(values, count, mask, set_keys, set_stamp, epoch, first):
     # pragma: no cover - compiled
@@ -191,7 +183,7 @@ def _distinct(values, count, mask, set_keys, set_stamp, epoch, first):
     mark = first.shape[0] > 0
     for i in range(count):
         v = values[i] & mask
-        slot = _mix64(v) & size_mask
+        slot = mix64(v) & size_mask
         while True:
             if set_stamp[slot] != epoch:
                 set_stamp[slot] = epoch
@@ -785,25 +777,9 @@ def _run(
     )
 
 
-def _failing_rows(task: SortTask, core: Core) -> np.ndarray | None:
-    """The tie-pattern rows on which ``core`` (loads, core, stores) is wrong, ``int32[k, n]``:
-    all of them when some sorted slot ends in no register; None if it verifies."""
-    try:
-        program = assemble(task, core)
-    except ValueError:
-        return np.asarray(task.inputs)
-    if verify(program, task).correct:
-        return None
-    state, _ = task.run(program)
-    wrong = np.any(state[:, : task.n] != task.expected, axis=1)
-    if not wrong.any():  # correct on the tie rows but rejected (e.g. an undefined read)
-        return np.asarray(task.inputs)
-    return np.asarray(task.inputs)[wrong]
-
-
 def _first_verified(task: SortTask, cores: list[Core]) -> Core | None:
     for core in sorted(cores, key=len):
-        if _failing_rows(task, core) is None:
+        if failing_rows(task, core) is None:
             return core
     return None
 
@@ -983,7 +959,7 @@ def with_counterexamples(
         if result.core is not None and len(result.core) <= len(candidate):
             status = "found"
             break
-        failing = _failing_rows(task, candidate)
+        failing = failing_rows(task, candidate)
         assert failing is not None  # the candidate is shorter than every verified core
         known = {tuple(r) for r in current.tolist()}
         fresh = [r for r in failing.tolist() if tuple(r) not in known]

@@ -45,9 +45,9 @@ import numpy as np
 from alphadev.exact import comparators_kernels as kernels
 from alphadev.exact.control import SearchControl
 from alphadev.exact.networks import sorting_network
-from alphadev.exact.space import Core, assemble, core_actions
+from alphadev.exact.space import Core, core_actions, failing_rows
 from alphadev.isa import Isa
-from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask, tie_pattern_rows, verify
+from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask, tie_pattern_rows
 
 __all__ = [
     "ComparatorResult",
@@ -431,22 +431,6 @@ def _search_rows(task: SortTask) -> np.ndarray:
     return np.ascontiguousarray(rows[keep])
 
 
-def _failing_rows(task: SortTask, core: Core) -> np.ndarray | None:
-    """Tie rows ``core`` gets wrong (all rows if it is rejected otherwise); None if it
-    verifies."""
-    try:
-        program = assemble(task, core)
-    except ValueError:
-        return np.asarray(task.inputs)
-    if verify(program, task).correct:
-        return None
-    state, _ = task.run(program)
-    wrong = np.any(state[:, : task.n] != task.expected, axis=1)
-    if not wrong.any():
-        return np.asarray(task.inputs)
-    return np.asarray(task.inputs)[wrong]
-
-
 def _drive(
     task: SortTask,
     choose_for,
@@ -481,7 +465,7 @@ def _drive(
         for node in sorted(finished, key=lambda f: len(f.core)):
             if best is not None and len(node.core) >= len(best.core):
                 break
-            failing = _failing_rows(task, list(node.core))
+            failing = failing_rows(task, list(node.core))
             if failing is None:
                 best = node
                 break

@@ -31,7 +31,7 @@ from numba import njit
 from alphadev.emulator import compare, result_of
 from alphadev.exact.columns import column_result, is_dead, renaming_key
 from alphadev.exact.control import NODES, POLL_EVERY, STOP
-from alphadev.hashing import fnv_mix, fnv_mix_sorted, fnv_seed
+from alphadev.hashing import fnv_mix, fnv_mix_sorted, fnv_seed, mix64
 
 __all__ = [
     "apply_core",
@@ -68,14 +68,6 @@ def holders(regs, written, wires):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _mix64(x):  # pragma: no cover - compiled
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xFF51AFD7ED558CCD)
-    x ^= x >> np.uint64(33)
-    return x
-
-
 @njit(cache=True, nogil=True)
 def compress_rows(regs, written, flags, flags_valid, local, goal):  # pragma: no cover
     """One representative per class of rows equal on the ``local`` registers, the flags (when
@@ -100,7 +92,7 @@ def compress_rows(regs, written, flags, flags_valid, local, goal):  # pragma: no
         c = (c << 2) | np.int64((flags[i] + 1) if flags_valid else 0)
         c = (c << 3) | np.int64(goal[0, i])
         c = (c << 3) | np.int64(goal[1, i])
-        slot = _mix64(np.uint64(c)) & size_mask
+        slot = mix64(np.uint64(c)) & size_mask
         while True:
             if slots[slot] < 0:
                 slots[slot] = c

@@ -15,7 +15,7 @@ import numpy as np
 from alphadev.emulator import compare
 from alphadev.exact.columns import column_result
 from alphadev.isa import Instruction, Isa, Op, Program
-from alphadev.tasks import SortTask, tie_pattern_rows
+from alphadev.tasks import SortTask, tie_pattern_rows, verify
 
 __all__ = [
     "Core",
@@ -24,6 +24,7 @@ __all__ = [
     "assemble",
     "core_actions",
     "core_of",
+    "failing_rows",
     "start_state",
     "target_columns",
 ]
@@ -147,3 +148,20 @@ def core_of(task: SortTask, program: Program) -> Core:
     n = task.n
     core = program.code[n : len(program.code) - n]
     return [(int(ins.op), ins.dst - n, ins.src - n) for ins in core]
+
+
+def failing_rows(task: SortTask, core: Core) -> np.ndarray | None:
+    """The tie-pattern rows on which ``core`` (loads, core, stores) is wrong, ``int32[k, n]``:
+    all of them when it is rejected otherwise (a sorted slot in no register, an undefined
+    read); None if it verifies. The counterexample-guided loops add these rows."""
+    try:
+        program = assemble(task, core)
+    except ValueError:
+        return np.asarray(task.inputs)
+    if verify(program, task).correct:
+        return None
+    state, _ = task.run(program)
+    wrong = np.any(state[:, : task.n] != task.expected, axis=1)
+    if not wrong.any():
+        return np.asarray(task.inputs)
+    return np.asarray(task.inputs)[wrong]
