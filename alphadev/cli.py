@@ -540,8 +540,8 @@ def _first_run_notice() -> None:
     package = Path(__file__).resolve().parent
     if not any(package.glob("**/__pycache__/*.nbi")):
         print(
-            "alphadev: first run on this machine: compiling the numba kernels once (about 20 s; "
-            "later runs load them from the cache)",
+            "alphadev: first run on this machine: compiling the numba kernels once (up to about "
+            "a minute on 2 cores; later runs load them from the cache)",
             file=sys.stderr,
         )
 
