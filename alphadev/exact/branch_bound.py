@@ -32,7 +32,7 @@ from numba import njit
 
 from alphadev.emulator import compare
 from alphadev.exact.bound_lower import lower_bound, merges_only_cmov
-from alphadev.exact.columns import column_result, is_dead, missing_targets
+from alphadev.exact.columns import column_result, held_target, is_dead, missing_targets
 from alphadev.exact.control import NODES, POLL_EVERY, STOP, SearchControl
 from alphadev.exact.space import Core, assemble, core_actions, core_of, start_state, target_columns
 from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed
@@ -76,20 +76,6 @@ def _column_hash(column):  # pragma: no cover - compiled
     for v in column:
         h = fnv_mix(h, v + 3)
     return h ^ (h >> np.uint64(29))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _target_held(column, targets):  # pragma: no cover - compiled
-    """Index of the target column equal to ``column``, or -1."""
-    for t in range(targets.shape[0]):
-        same = True
-        for i in range(column.shape[0]):
-            if column[i] != targets[t, i]:
-                same = False
-                break
-        if same:
-            return t
-    return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -186,7 +172,7 @@ def _search(
     last_cmp[0] = start[1]
     for r in range(num_regs):
         if written0[r]:
-            holds[0, r] = _target_held(regs0[r], targets)
+            holds[0, r] = held_target(regs0[r], targets)
             hashes[0, r] = _column_hash(regs0[r])
     missing[0] = missing_targets(regs0, written0, targets)
     if missing[0] == 0:
@@ -266,7 +252,7 @@ def _search(
                 control[STOP] != 0 or (max_nodes > 0 and generated >= max_nodes)
             ):
                 return _FOUND_STOPPED
-            held = _target_held(column, targets)
+            held = held_target(column, targets)
             if tight:
                 if held < 0:
                     continue

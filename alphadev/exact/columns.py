@@ -20,6 +20,7 @@ from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed
 __all__ = [
     "column_result",
     "creates_target",
+    "held_target",
     "is_dead",
     "missing_targets",
     "renaming_key",
@@ -133,12 +134,20 @@ def creates_target(regs, written, flags, flags_valid, targets, actions, scratch)
         if _CMOV_LO <= op <= _CMOV_HI and not flags_valid:
             continue
         column_result(op, dst, src, regs, flags, scratch)
-        for t in range(targets.shape[0]):
-            same = True
-            for i in range(regs.shape[1]):
-                if scratch[i] != targets[t, i]:
-                    same = False
-                    break
-            if same:
-                return True
+        if held_target(scratch, targets) >= 0:
+            return True
     return False
+
+
+@njit(cache=True, nogil=True, inline="always")
+def held_target(column, targets):  # pragma: no cover - compiled
+    """Index of the target column (row of ``targets``) equal to ``column``, or -1."""
+    for t in range(targets.shape[0]):
+        same = True
+        for i in range(column.shape[0]):
+            if column[i] != targets[t, i]:
+                same = False
+                break
+        if same:
+            return t
+    return -1
