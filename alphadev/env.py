@@ -7,7 +7,12 @@ Observation (``Dict``):
     ``length``: the program length, ``Discrete(max_length + 1)``.
 
 ``info["action_mask"]`` is ``int8[num_actions]`` with 1 = legal (Gymnasium's convention), and
-``env.action_space.sample()`` draws from the legal actions of the current state. Playing an
+``env.action_space.sample()`` draws from the legal actions of the current state.
+``env.unwrapped.action_masks()`` returns the same mask as ``bool[num_actions]``: the method
+sb3-contrib's ``MaskablePPO`` looks up (through Gymnasium's wrappers), so
+``MaskablePPO("MultiInputPolicy", gym.make(ENV_ID))`` trains on legal moves with no wrapper.
+Every observation key is a space Stable-Baselines3's ``MultiInputPolicy`` takes as it is (the
+``Box`` keys are cast to float and flattened, ``length`` is one-hot encoded). Playing an
 illegal action ends the episode with reward ``illegal_penalty`` and
 ``info["illegal_action"] = True``, the state unchanged (``illegal_action="end"``, the default:
 the form RL libraries and Gymnasium's ``check_env`` expect, since they step with any action of
@@ -115,8 +120,9 @@ class AssemblyGameEnv(gym.Env):
             return self._observation(), float(self.illegal_penalty), True, False, info
         child, reward, _ = self.game.step(parent, int(action))
         self._state = child
-        terminated = child.correct or not self.game.legal_actions(child).any()
-        truncated = not terminated and child.length >= self.game.max_length
+        # the game's mask is empty at max_length too: that end is a truncation, not "no move"
+        truncated = not child.correct and child.length >= self.game.max_length
+        terminated = child.correct or (not truncated and not self.game.legal_actions(child).any())
         return self._observation(), float(reward), bool(terminated), bool(truncated), self._info()
 
     def render(self) -> str | None:
@@ -125,6 +131,18 @@ class AssemblyGameEnv(gym.Env):
         from alphadev import asm
 
         return asm.format(self.game.program(self._state))
+
+    # ------------------------------------------------------------------ action masking
+
+    def action_masks(self) -> np.ndarray:
+        """The legal moves of the current state: ``bool[num_actions]``, True = legal (a fresh
+        copy of ``info["action_mask"]``).
+
+        sb3-contrib's ``MaskablePPO`` calls this method (by name, through Gymnasium's
+        wrappers) before every step. The mask is all False only once the episode is over
+        (correct, ``max_length`` reached, or no legal move left), where the env must be reset.
+        """
+        return self.game.legal_actions(self._state).astype(bool)
 
     # ------------------------------------------------------------------ tree search
 
