@@ -58,8 +58,14 @@ class NetworkConfig:
     max_memory: int = 8
     max_registers: int = 12
     max_value: int = 16
+    #: The search adds ``phi_weight`` times the progress potential to the value head's output
+    #: (:mod:`alphadev.mcts.potential`): 1 for a net trained on the residual, 0 otherwise.
+    phi_weight: float = 0.0
+    #: The search uses ``value_weight`` times the value heads' output (0: the potential alone
+    #: values the leaves, and the net serves the search only through its policy).
+    value_weight: float = 1.0
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
@@ -115,6 +121,12 @@ class PolicyValueNet(nn.Module):
         self.action_src = nn.Embedding(locations, d)
         self.value_correctness = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, 1))
         self.value_latency = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, 1))
+        # Untrained, the net is neutral: a uniform prior over the legal actions and value 0
+        # (with shaping, the search then starts as the heuristic MCTS and learning departs
+        # from it).
+        for layer in (self.policy_query, self.value_correctness[-1], self.value_latency[-1]):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def encode_program(self, program: torch.Tensor) -> torch.Tensor:
         b, t, _ = program.shape
@@ -216,22 +228,24 @@ def encode_states(
 
 
 class NetworkEvaluator:
-    """MCTS evaluator backed by a :class:`PolicyValueNet`: one forward pass per batch."""
+    """MCTS evaluator backed by a :class:`PolicyValueNet`: one forward pass per batch, dense
+    logits ``[B, A]`` (``-inf`` where illegal) and values ``[B]`` (correctness + latency head;
+    the search adds ``net.config.phi_weight`` times the potential)."""
+
+    compiled = False
 
     def __init__(self, net: PolicyValueNet, game: AssemblyGame) -> None:
         self.net = net
         self.game = game
+        self.phi_weight = float(net.config.phi_weight)
 
     @torch.no_grad()
-    def evaluate(self, states: Sequence[GameState]) -> tuple[list[np.ndarray], np.ndarray]:
+    def evaluate(self, states: Sequence[GameState]) -> tuple[np.ndarray, np.ndarray]:
         self.net.eval()
         batch = encode_states(self.game, states, self.net.config)
         logits, v_correct, v_latency = self.net(**batch)
-        probs = torch.softmax(logits, dim=-1).numpy()
-        legal = batch["legal"].numpy()
-        priors = [p[mask].astype(np.float32) for p, mask in zip(probs, legal, strict=True)]
-        values = (v_correct + v_latency).double().numpy()
-        return priors, values
+        values = self.net.config.value_weight * (v_correct + v_latency).double().numpy()
+        return logits.numpy().astype(np.float32), values
 
 
 def _first_line(exc: BaseException) -> str:

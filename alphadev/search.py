@@ -40,6 +40,7 @@ from alphadev.game import AssemblyGame, GameState
 from alphadev.isa import Op, Program, get_isa
 from alphadev.latency import critical_path
 from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
+from alphadev.mcts import tree as mcts_tree
 from alphadev.options import check_range, check_seconds, option
 from alphadev.tasks import SortTask, VerifyResult, verify
 
@@ -313,30 +314,27 @@ def _best_first_lane(shared: _Shared, config: SearchConfig) -> None:
 
 
 def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) -> MCTS:
-    """The MCTS engine: episodes until stopped. Returns the search (for its counters)."""
+    """The MCTS engine: episodes until stopped, pruned by the best length known. Returns the
+    search (for its counters)."""
     rng = np.random.default_rng(config.seed)
 
-    def on_state(gs: GameState) -> None:
-        if gs.correct:
-            shared.offer(game.program(gs), "mcts")
+    def on_correct(gs: GameState) -> None:
+        shared.offer(game.program(gs), "mcts")
 
-    mcts = MCTS(game, evaluator, _mcts_config(game.task), rng=rng, on_state=on_state)
+    mcts = MCTS(game, evaluator, _mcts_config(game), rng=rng, on_correct=on_correct, prune=True)
     while not shared.stop.is_set():
-        root = mcts.node(game.initial_state())
+        root = mcts.root(game.initial_state())
         mcts.bound = shared.best_length()
         if mcts.is_dead(root):
-            break
-        node = root
-        while not shared.stop.is_set() and not node.terminal:
-            mcts.bound = shared.best_length()
-            mcts.run(node, config.simulations)
-            shared.simulations = mcts.simulations
-            if not node.expanded or not node.alive.any():
-                break
-            action = mcts.select_action(node, temperature=1.0)
-            node = mcts.child(node, int(np.flatnonzero(node.actions == action)[0]))
-        if root.exhausted:
             break  # every program the bound allows was tried
+        node = root
+        while not shared.stop.is_set() and not mcts.is_terminal(node):
+            mcts.bound = shared.best_length()
+            node = mcts.run(node, config.simulations)
+            shared.simulations = mcts.simulations
+            if mcts.is_dead(node) or not mcts.is_expanded(node):
+                break
+            node = mcts.child(node, mcts.select_action(node, temperature=1.0))
     return mcts
 
 
@@ -344,11 +342,12 @@ def _has_min_max(task: SortTask) -> bool:
     return {Op.MIN, Op.MAX} <= task.isa.ops
 
 
-def _mcts_config(task: SortTask) -> MCTSConfig:
-    """MCTS hyperparameters with the node table sized to :data:`MCTS_MEMORY` (each node holds
-    its machine state over every test row)."""
-    state_bytes = task.num_rows * (task.layout.num_locations * 4 + 1) + 512
-    return MCTSConfig(max_nodes=max(1_000, min(400_000, MCTS_MEMORY // state_bytes)))
+def _mcts_config(game: AssemblyGame) -> MCTSConfig:
+    """MCTS hyperparameters with the tree sized to :data:`MCTS_MEMORY` (each node holds its
+    machine state over every test row and a row of statistics per action)."""
+    rows, locations = game.task.initial_state.shape
+    per_node = mcts_tree.bytes_per_node(rows, locations, game.num_actions)
+    return MCTSConfig(max_nodes=max(1_000, min(400_000, MCTS_MEMORY // per_node)))
 
 
 def run_search(

@@ -53,20 +53,31 @@ def test_a_net_built_for_sort3_loads_into_sort4():
         assert torch.equal(a, b)
 
 
-def test_evaluator_priors_cover_exactly_the_legal_actions_and_drive_mcts():
+def test_evaluator_logits_mask_exactly_the_illegal_actions_and_drive_mcts():
     torch.manual_seed(0)
     g = AssemblyGame(n=3)
     ev = NetworkEvaluator(PolicyValueNet(SMALL), g)
     states = some_states(g)
-    priors, values = ev.evaluate(states)
-    for gs, prior in zip(states, priors, strict=True):
-        assert len(prior) == int(g.legal_actions(gs).sum())
-        assert prior.sum() == pytest.approx(1.0, abs=1e-5)
-    assert values.shape == (len(states),)
+    logits, values = ev.evaluate(states)
+    assert logits.shape == (len(states), g.num_actions) and values.shape == (len(states),)
+    for gs, row in zip(states, logits, strict=True):
+        legal = g.legal_actions(gs).astype(bool)
+        assert np.isfinite(row[legal]).all() and np.isneginf(row[~legal]).all()
     m = MCTS(g, ev, MCTSConfig(batch_size=4), rng=np.random.default_rng(0))
-    root = m.node(states[-1])
+    root = m.root(states[-1])
     m.run(root, 16)
     assert m.simulations == 16 and m.evaluations >= 2
+    prior = m.tree.prior[root]
+    legal = g.legal_actions(states[-1]).astype(bool)
+    assert prior[~legal].sum() == 0 and prior.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_an_untrained_net_is_neutral_a_uniform_prior_and_value_zero():
+    g = AssemblyGame(n=3)
+    ev = NetworkEvaluator(PolicyValueNet(SMALL), g)
+    logits, values = ev.evaluate(some_states(g))
+    finite = logits[np.isfinite(logits)]
+    assert np.all(finite == 0.0) and np.all(values == 0.0)
 
 
 def test_task_too_large_for_the_tables_is_a_clear_error():

@@ -18,6 +18,7 @@ from alphadev.train import (
     self_play_episode,
     train,
 )
+from alphadev.train.loop import Curriculum
 
 TINY = NetworkConfig(embed_dim=16, heads=2, program_layers=1, row_hidden=16,
                      trunk_hidden=32).to_dict()  # fmt: skip
@@ -125,3 +126,30 @@ def test_tensorboard_logs_when_the_extra_is_installed(tmp_path):
     pytest.importorskip("tensorboard")
     train(tiny(steps=5), run_dir=tmp_path / "tb")
     assert any((tmp_path / "tb" / "tensorboard").iterdir())
+
+
+def test_curriculum_follows_the_agent_down_and_steps_back_when_a_window_fails():
+    c = Curriculum(start=30, window=4, threshold=0.5)
+    for length in (22, 21, 0, 0):  # half correct, the longest 22: the next target is 21
+        c.record(length > 0, 30, length)
+    assert c.target == 21
+    c.record(True, 30, 18)  # an episode played at the old target does not count
+    assert c.results == []
+    for _ in range(4):
+        c.record(False, 21, 21)  # a whole window fails: back one, and never below again
+    assert c.target == 22 and c.floor == 22
+    for _ in range(4):
+        c.record(True, 22, 22)
+    assert c.target == 22  # 21 is the floor's side: it stays
+
+
+def test_self_play_from_scratch_sorts_sort2_and_the_checkpoint_says_self_play_only(tmp_path):
+    config = tiny(steps=200, simulations=16, curriculum_window=10)
+    result = train(config, run_dir=tmp_path / "run")
+    saved = load_checkpoint(tmp_path / "run")
+    assert saved["provenance"] == {"demonstrations": 0, "init_from": None, "self_play_only": True}
+    assert result.best_length is not None and result.best_length <= 10  # a verified sort2
+    assert (tmp_path / "run" / "best_sort2_cmov.s").is_file()
+    with (tmp_path / "run" / METRICS).open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {"target_length", "policy_correct", "policy_length"} <= set(rows[-1])

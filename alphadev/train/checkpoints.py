@@ -42,7 +42,7 @@ FORMAT = "alphadev-train-1"
 METRIC_FIELDS = [
     "step", "episodes", "seconds", "games_per_s", "simulations_per_s", "policy_loss",
     "value_correctness_loss", "value_latency_loss", "loss", "best_length", "correct_fraction",
-    "replay_size",
+    "replay_size", "target_length", "policy_correct", "policy_length",
 ]  # fmt: skip
 
 

@@ -31,13 +31,39 @@ class TrainConfig:
     n: int = option(3, help="sort size, 2..8")
     isa: str = option("cmov", help="cmov, minmax, full, or a comma list of opcodes")
     registers: int | None = option(None, help="register count (default n+1)", metavar="K")
-    steps: int = option(2000, help="learner steps in total (a resumed run continues to this)")
+    steps: int = option(20_000, help="learner steps in total (a resumed run continues to this)")
     time_limit: float | None = option(None, help="seconds for this invocation (default: none)")
     workers: int = option(
         help="self-play processes (default: cores - 1; 0 = in-process and reproducible)",
         factory=_default_workers,
     )
-    simulations: int = option(32, help="MCTS simulations per move")
+    simulations: int = option(64, help="MCTS simulations per move")
+    mcts_batch: int = option(16, help="leaves per network call in the search (virtual loss)")
+    phi_weight: float = option(
+        1.0,
+        help="potential-based shaping: the search adds this times the progress potential to "
+        "the value head, which learns the residual (0: the value head learns the return)",
+    )
+    value_weight: float = option(
+        1.0,
+        help="the search values a leaf as potential + this times the value head (0: the net "
+        "guides the search by its policy only; the value head is still trained and logged)",
+    )
+    curriculum_slack: int = option(
+        10,
+        help="episodes must first finish within the game's default max_length + this; the "
+        "target then drops below the recent correct lengths each time they are mostly correct",
+    )
+    curriculum_window: int = option(50, help="episodes at a target length before it changes")
+    curriculum_threshold: float = option(
+        0.5, help="share of correct episodes in the window that shortens the target"
+    )
+    tree_episodes: int = option(
+        1000, help="episodes a self-play search tree is kept for before it starts afresh"
+    )
+    tree_memory_mb: int = option(
+        256, help="MB a self-play search tree may hold (its node cap follows from this)"
+    )
     gumbel: bool = option(
         False,
         help="choose self-play moves with the Gumbel root (sequential halving) and train on "
@@ -66,6 +92,8 @@ class TrainConfig:
     network: dict = field(default_factory=lambda: NetworkConfig().to_dict())
 
     def __post_init__(self) -> None:
+        self.network = {**self.network, "phi_weight": self.phi_weight,
+                        "value_weight": self.value_weight}  # fmt: skip
         check_range("n", self.n, 2, 8)
         task = SortTask(self.n, self.registers, self.isa)  # validates the ISA
         check_range("registers", task.registers, self.n + 1, 16)
@@ -73,6 +101,14 @@ class TrainConfig:
         check_seconds("time_limit", self.time_limit)
         check_range("workers", self.workers, 0, MAX_WORKERS)
         check_range("simulations", self.simulations, 1, 100_000)
+        check_range("mcts_batch", self.mcts_batch, 1, 1024)
+        check_range("phi_weight", self.phi_weight, 0.0, 10.0)
+        check_range("value_weight", self.value_weight, 0.0, 10.0)
+        check_range("curriculum_slack", self.curriculum_slack, 0, 40)
+        check_range("curriculum_window", self.curriculum_window, 1, 100_000)
+        check_range("curriculum_threshold", self.curriculum_threshold, 0.0, 1.0)
+        check_range("tree_episodes", self.tree_episodes, 1, 1_000_000)
+        check_range("tree_memory_mb", self.tree_memory_mb, 1, 1_000_000)
         check_range("batch_size", self.batch_size, 1, 65_536)
         check_range("lr", self.lr, 1e-12, 10.0)
         check_range("weight_decay", self.weight_decay, 0.0, 1.0)

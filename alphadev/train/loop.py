@@ -7,6 +7,16 @@ checkpointing as it goes; at exit (Ctrl-C included) stop the workers and checkpo
   fixed schedule, so a seeded run is reproducible.
 * **Learner** (:mod:`alphadev.train.learner`): batches sampled uniformly from the replay buffer
   (newest ``replay_capacity`` positions), plus ``demo_fraction`` from the demonstrations if any.
+* **Curriculum** (:class:`Curriculum`): an episode counts as correct only if it sorts within
+  the target length. The target starts loose (the game's default ``max_length`` plus
+  ``curriculum_slack``), where the search sorts more often. Each time
+  ``curriculum_window`` episodes at it were ``curriculum_threshold`` correct, it drops to one
+  below the longest of their correct programs (so it follows what the agent already does);
+  past the game's default it keeps going (shorter programs) until a whole window fails, then
+  it steps back one and stays there. Every metrics row also plays the policy alone (no
+  search) on the default game: ``policy_correct``, ``policy_length``.
+* **Provenance**: the checkpoint records whether any program from outside the agent's own
+  search (demonstrations, or weights given by ``init_from``) entered the run.
 * **Run folder** (:mod:`alphadev.train.checkpoints`): ``checkpoint.pt``, ``metrics.csv``,
   TensorBoard logs, and ``best_sort{n}_{isa}.s``, the best verified program of the run.
 """
@@ -26,7 +36,7 @@ import torch
 
 from alphadev import asm
 from alphadev.atomic import write_atomic
-from alphadev.game import AssemblyGame
+from alphadev.game import AssemblyGame, default_max_length
 from alphadev.isa import Program
 from alphadev.network import NetworkConfig, PolicyValueNet, load_network
 from alphadev.replay import ReplayBuffer, Sample
@@ -46,7 +56,12 @@ from alphadev.train.checkpoints import (
 )
 from alphadev.train.config import TrainConfig
 from alphadev.train.learner import learner_step
-from alphadev.train.self_play import demonstration_samples, self_play_episode, worker
+from alphadev.train.self_play import (
+    SelfPlayer,
+    demonstration_samples,
+    greedy_policy_episode,
+    worker,
+)
 
 __all__ = ["TrainResult", "train"]
 
@@ -79,12 +94,52 @@ class Counters:
     recent: deque = field(default_factory=lambda: deque(maxlen=100))  # correct? per episode
 
 
+@dataclass
+class Curriculum:
+    """The target length of the episodes (see the module docstring)."""
+
+    start: int
+    window: int
+    threshold: float
+    target: int = 0
+    floor: int = 0  # the target never goes below this (set when a whole window failed)
+    results: list = field(default_factory=list)  # length if correct else 0, per episode
+
+    def __post_init__(self) -> None:
+        self.target = self.target or self.start
+
+    def record(self, correct: bool, target: int, length: int) -> None:
+        """Count an episode played at ``target`` that ended with ``length`` moves."""
+        if target != self.target:
+            return  # played before the last change
+        self.results.append(length if correct else 0)
+        recent = self.results[-self.window :]
+        if len(recent) < self.window:
+            return
+        solved = [n for n in recent if n]
+        if len(solved) >= self.threshold * self.window:
+            # below the longest recent correct episode: the next target asks for better
+            shorter = min(self.target, max(solved)) - 1
+            if shorter > self.floor:
+                self.target = shorter
+                self.results = []
+        elif not solved and self.target < self.start:
+            self.target += 1
+            self.floor = self.target
+            self.results = []
+
+    def state_dict(self) -> dict:
+        return {"target": self.target, "floor": self.floor}
+
+
 class SelfPlay:
     """Where episodes come from: ``workers`` processes, or this process when 0."""
 
-    def __init__(self, config: TrainConfig, game: AssemblyGame, net: PolicyValueNet,
+    def __init__(self, config: TrainConfig, curriculum: Curriculum, game: AssemblyGame,
+                 net: PolicyValueNet,
                  rng: np.random.Generator, first_seed: int) -> None:  # fmt: skip
-        self.config, self.game, self.net, self.rng = config, game, net, rng
+        self.config, self.curriculum, self.net, self.rng = config, curriculum, net, rng
+        self.player = SelfPlayer(game, net, config, rng) if config.workers == 0 else None
         self.procs, self.weight_queues = [], []
         self.episodes = self.stop = None
         if config.workers == 0:
@@ -101,12 +156,13 @@ class SelfPlay:
             self.procs.append(proc)
             self.weight_queues.append(queue)
 
-    def _weights(self) -> dict:
-        return {k: v.clone() for k, v in self.net.state_dict().items()}
+    def _weights(self) -> tuple[dict, int]:
+        state = {k: v.clone() for k, v in self.net.state_dict().items()}
+        return state, self.curriculum.target
 
     def next_episode(self) -> tuple[list[Sample], dict]:
-        if self.config.workers == 0:
-            return self_play_episode(self.game, self.net, self.config, self.rng)
+        if self.player is not None:
+            return self.player.episode(self.curriculum.target)
         return self.episodes.get()
 
     def publish(self) -> None:
@@ -142,12 +198,19 @@ def train(
     random.seed(config.seed)
     rng = np.random.default_rng(config.seed)
     task = SortTask(config.n, config.registers, config.isa)
-    game = AssemblyGame(task)
+    longest = default_max_length(config.n) + config.curriculum_slack
+    game = AssemblyGame(task, max_length=longest)  # self-play's and the learner's
+    default_game = AssemblyGame(task)  # for the policy-alone metric
+    curriculum = Curriculum(longest, config.curriculum_window, config.curriculum_threshold)
     net = PolicyValueNet(NetworkConfig(**config.network))
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     replay = ReplayBuffer(config.replay_capacity)
     demos = ReplayBuffer(DEMO_CAPACITY)
     counters = Counters()
+
+    # What entered the run besides the agent's own search.
+    provenance = {"demonstrations": config.demonstrations, "init_from": init_from,
+                  "self_play_only": config.demonstrations == 0 and init_from is None}  # fmt: skip
 
     # ---- resume, or start fresh (optionally from other weights and with demonstrations).
     if resume:
@@ -160,6 +223,9 @@ def train(
             setattr(counters, key, saved["counters"][key])
         counters.best = saved["best"]
         restore_rng(rng, saved["rng"])
+        curriculum.target = saved["curriculum"]["target"]
+        curriculum.floor = saved["curriculum"]["floor"]
+        provenance = saved.get("provenance", provenance)
     else:
         if init_from is not None:
             net.load_state_dict(load_network(init_from).state_dict())
@@ -191,11 +257,13 @@ def train(
             "rng": rng_state(rng),
             "config": asdict(config),
             "best": counters.best,
+            "curriculum": curriculum.state_dict(),
+            "provenance": provenance,
         }  # fmt: skip
         save_checkpoint(run_dir / CHECKPOINT, payload)
 
     # ---- self-play and learning.
-    play = SelfPlay(config, game, net, rng, config.seed * 1000 + 1 + counters.episodes)
+    play = SelfPlay(config, curriculum, game, net, rng, config.seed * 1000 + 1 + counters.episodes)
     interrupted = False
     try:
         while counters.step < config.steps and not _past(deadline):
@@ -207,6 +275,10 @@ def train(
                 samples, stats = play.next_episode()
                 replay.add(samples)
                 _record_episode(counters, stats, task, config, run_dir)
+                target_before = curriculum.target
+                curriculum.record(stats["correct"], stats["target_length"], stats["length"])
+                if config.workers and curriculum.target != target_before:
+                    play.publish()
                 if on_status is not None and counters.step == 0:
                     on_status(f"self-play: {counters.episodes} episodes, {len(replay)} of "
                               f"{config.min_replay} positions before the first step")  # fmt: skip
@@ -226,6 +298,10 @@ def train(
                                       counters.correct_episodes, counters.recent, counters.best,
                                       losses[-config.log_every:], len(replay),
                                       elapsed())  # fmt: skip
+                    policy_correct, policy_length = greedy_policy_episode(default_game, net)
+                    row.update(target_length=curriculum.target,
+                               policy_correct=int(policy_correct),
+                               policy_length=policy_length if policy_correct else "")  # fmt: skip
                     append_metrics(metrics_path, row)
                     if writer is not None:
                         for key, value in row.items():

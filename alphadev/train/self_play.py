@@ -2,10 +2,18 @@
 
 Targets per position: the search's policy (visit counts, or with ``gumbel`` the completed-Q
 improved policy); for the correctness head the ``n_step`` return of the correctness rewards,
-bootstrapped with the network's correctness value; for the latency head the Monte-Carlo return
-of the latency term (``-latency_weight * latency`` of the finished program if it is correct,
-else 0). :func:`demonstration_samples` turns programs of the exact enumeration into the same
-kind of samples (imitation data; a run that uses them is not the agent learning alone).
+bootstrapped with the network's correctness value plus the potential; for the latency head the
+Monte-Carlo return of the latency term (``-latency_weight * latency`` of the finished program
+if it is correct, else 0). With ``phi_weight`` > 0 (potential-based shaping,
+:mod:`alphadev.mcts.potential`) the correctness target is the residual: the return minus
+``phi_weight * phi(position)``; the search adds the potential back at its leaves.
+
+An episode ends when the program is correct, or as soon as the search finds no continuation
+that can still be correct within the episode's target length (the curriculum's, see
+:mod:`alphadev.train.loop`): a dead position, where the rest would be noise.
+
+:func:`demonstration_samples` turns programs of the exact enumeration into the same kind of
+samples (imitation data; a run that uses them is not the agent learning alone).
 """
 
 from __future__ import annotations
@@ -13,66 +21,117 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from alphadev.game import AssemblyGame
+from alphadev.game import AssemblyGame, default_max_length
 from alphadev.latency import latency
 from alphadev.mcts import MCTS, MCTSConfig
+from alphadev.mcts.potential import phi_of_state, phi_params
+from alphadev.mcts.tree import bytes_per_node
 from alphadev.network import NetworkConfig, NetworkEvaluator, PolicyValueNet, encode_states
 from alphadev.replay import Sample
 from alphadev.tasks import SortTask
 from alphadev.train.config import TrainConfig
 
-__all__ = ["demonstration_samples", "self_play_episode", "worker"]
+__all__ = [
+    "SelfPlayer",
+    "demonstration_samples",
+    "greedy_policy_episode",
+    "self_play_episode",
+    "worker",
+]
+
+
+class SelfPlayer:
+    """Plays episodes of one game with one network, keeping its search tree across episodes.
+
+    The tree is the agent's search memory: a position seen in an earlier episode keeps its
+    statistics, so later episodes build on earlier ones. Priors and values at a node are those
+    of the weights when it was expanded; the tree is started afresh every
+    ``config.tree_episodes`` episodes (and when it fills up: ``config.tree_memory_mb``) so that
+    newer weights take over.
+    ``target_length`` (the curriculum's, see :mod:`alphadev.train.loop`) is the longest
+    program an episode may end correct with: positions that cannot finish in time are dead.
+    """
+
+    def __init__(self, game: AssemblyGame, net: PolicyValueNet, config: TrainConfig,
+                 rng: np.random.Generator) -> None:  # fmt: skip
+        self.game, self.net, self.config, self.rng = game, net, config, rng
+        self.mcts: MCTS | None = None
+        self.episodes = 0
+
+    def episode(self, target_length: int) -> tuple[list[Sample], dict]:
+        """One episode; returns its training samples and ``{correct, length, program,
+        simulations, target_length}``."""
+        game, config = self.game, self.config
+        if self.mcts is None or self.episodes % config.tree_episodes == 0:
+            rows, locations = game.task.initial_state.shape
+            per_node = bytes_per_node(rows, locations, game.num_actions)
+            nodes = max(1_000, config.tree_memory_mb * 2**20 // per_node)
+            self.mcts = MCTS(game, NetworkEvaluator(self.net, game),
+                             MCTSConfig(batch_size=config.mcts_batch, max_nodes=nodes),
+                             rng=self.rng)  # fmt: skip
+        self.episodes += 1
+        mcts = self.mcts
+        mcts.bound = target_length + 1
+        before = mcts.simulations
+        node = mcts.root(game.initial_state())
+        positions, policies, rewards = [], [], []
+        state = mcts.state(node)
+        while not mcts.is_terminal(node) and not mcts.is_dead(node):
+            if config.gumbel:  # sequential halving picks the move; completed Q gives the target
+                action, policy, node = mcts.gumbel_search(node, config.simulations)
+            else:
+                mcts.add_exploration_noise(node)
+                node = mcts.run(node, config.simulations)
+                policy = mcts.visit_policy(node)
+                temperature = 1.0 if len(positions) < config.temperature_moves else 0.0
+                action = mcts.select_action(node, temperature)
+            node = mcts.child(node, action)
+            child_state = mcts.state(node)
+            positions.append(state)
+            policies.append(policy)
+            rewards.append(game.reward(state, child_state))
+            state = child_state
+        correct = mcts.is_correct(node) and state.length <= target_length
+        samples = self._samples(positions, policies, rewards, state, correct)
+        stats = {
+            "correct": correct,
+            "length": state.length,
+            "program": game.program(state) if correct else None,
+            "simulations": mcts.simulations - before,
+            "target_length": target_length,
+        }
+        return samples, stats
+
+    def _samples(self, positions, policies, rewards, final, correct) -> list[Sample]:
+        game, config, net = self.game, self.config, self.net
+        cfg = game.reward_config
+        latency_return = 0.0
+        if correct:
+            latency_return = -cfg.latency_weight * latency(game.program(final), cfg.latency_model)
+        correctness_rewards = np.array(rewards, dtype=np.float64)
+        if final.correct:
+            # the last reward held the correct bonus and the latency term
+            correctness_rewards[-1] += cfg.latency_weight * final.length
+        weight = float(net.config.phi_weight)
+        params = phi_params(game)
+        potential = [weight * phi_of_state(game, gs, params) if weight else 0.0
+                     for gs in positions]  # fmt: skip
+        bootstrap = _correctness_values(net, game, positions)
+        samples = []
+        for t, (gs, policy) in enumerate(zip(positions, policies, strict=True)):
+            end = min(t + config.n_step, len(positions))
+            target = float(correctness_rewards[t:end].sum())
+            if end < len(positions):
+                target += float(bootstrap[end]) + potential[end]
+            samples.append(Sample(gs.program, policy, target - potential[t], latency_return))
+        return samples
 
 
 def self_play_episode(
     game: AssemblyGame, net: PolicyValueNet, config: TrainConfig, rng: np.random.Generator
 ) -> tuple[list[Sample], dict]:
-    """Play one episode; returns its training samples and ``{correct, length, program,
-    simulations}``."""
-    mcts = MCTS(game, NetworkEvaluator(net, game), MCTSConfig(), rng=rng)
-    node = mcts.node(game.initial_state())
-    positions, policies, rewards = [], [], []
-    while not node.terminal:
-        mcts.ensure_expanded(node)
-        if len(node.actions) == 0:
-            break
-        if config.gumbel:  # sequential halving picks the move; completed Q gives the target
-            action, policy = mcts.gumbel_search(node, config.simulations)
-        else:
-            mcts.add_exploration_noise(node)
-            mcts.run(node, config.simulations)
-            policy = mcts.visit_policy(node)
-            temperature = 1.0 if len(positions) < config.temperature_moves else 0.0
-            action = mcts.select_action(node, temperature)
-        index = int(np.flatnonzero(node.actions == action)[0])
-        child = mcts.child(node, index)
-        positions.append(node.state)
-        policies.append(policy)
-        rewards.append(game.reward(node.state, child.state))
-        node = child
-    final = node.state
-    cfg = game.reward_config
-    latency_return = 0.0
-    if final.correct:
-        latency_return = -cfg.latency_weight * latency(game.program(final), cfg.latency_model)
-    correctness_rewards = np.array(rewards, dtype=np.float64)
-    if final.correct:
-        correctness_rewards[-1] -= latency_return  # the reward held both terms
-    bootstrap = _correctness_values(net, game, positions)
-    samples = []
-    for t, (gs, policy) in enumerate(zip(positions, policies, strict=True)):
-        end = min(t + config.n_step, len(positions))
-        target = float(correctness_rewards[t:end].sum())
-        if end < len(positions):
-            target += float(bootstrap[end])
-        samples.append(Sample(gs.program, policy, target, latency_return))
-    stats = {
-        "correct": bool(final.correct),
-        "length": final.length,
-        "program": game.program(final) if final.correct else None,
-        "simulations": mcts.simulations,
-    }
-    return samples, stats
+    """One episode with a fresh tree and the game's own ``max_length`` as the target length."""
+    return SelfPlayer(game, net, config, rng).episode(game.max_length)
 
 
 @torch.no_grad()
@@ -85,22 +144,25 @@ def _correctness_values(net: PolicyValueNet, game: AssemblyGame, states) -> np.n
 
 
 def worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma: no cover
-    """A self-play process: newest weights in, episodes out, until ``stop`` is set. It owns
-    its process, so it sets its own torch threads and seeds."""
+    """A self-play process: newest ``(weights, target_length)`` in, episodes out, until
+    ``stop`` is set. It owns its process, so it sets its own torch threads and seeds."""
     torch.set_num_threads(1)
     cfg = TrainConfig(**config)
-    game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa))
+    game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa),
+                        max_length=default_max_length(cfg.n) + cfg.curriculum_slack)  # fmt: skip
     net = PolicyValueNet(NetworkConfig(**cfg.network))
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
+    player = SelfPlayer(game, net, cfg, rng)
+    target_length = game.max_length
     while not stop.is_set():
         latest = None
         while not weights.empty():
             latest = weights.get()
         if latest is not None:
-            net.load_state_dict(latest)
-        samples, stats = self_play_episode(game, net, cfg, rng)
-        episodes.put((samples, stats))
+            state_dict, target_length = latest
+            net.load_state_dict(state_dict)
+        episodes.put(player.episode(target_length))
 
 
 def demonstration_samples(game: AssemblyGame, count: int) -> list[Sample]:
@@ -136,3 +198,15 @@ def demonstration_samples(game: AssemblyGame, count: int) -> list[Sample]:
             policy[action] = 1.0
             samples.append(Sample(state.program, policy, float(rewards[t:].sum()), lat))
     return samples
+
+
+@torch.no_grad()
+def greedy_policy_episode(game: AssemblyGame, net: PolicyValueNet) -> tuple[bool, int]:
+    """The policy alone, no search: from the initial state play the most probable legal move
+    until the game ends. Returns ``(correct, length)``."""
+    net.eval()
+    gs = game.initial_state()
+    while not game.is_terminal(gs):
+        logits, _, _ = net(**encode_states(game, [gs], net.config))
+        gs = game.play(gs, int(torch.argmax(logits[0])))
+    return bool(gs.correct), gs.length
