@@ -136,11 +136,11 @@ def test_curriculum_follows_the_agent_down_and_steps_back_when_a_window_fails():
     c.record(True, 30, 18)  # an episode played at the old target does not count
     assert c.results == []
     for _ in range(4):
-        c.record(False, 21, 21)  # a whole window fails: back one, and never below again
-    assert c.target == 22 and c.floor == 22
+        c.record(False, 21, 21)  # a whole window fails: back one
+    assert c.target == 22
     for _ in range(4):
-        c.record(True, 22, 22)
-    assert c.target == 22  # 21 is the floor's side: it stays
+        c.record(True, 22, 20)  # then it tries again, below what the agent now does
+    assert c.target == 19
 
 
 def test_self_play_from_scratch_sorts_sort2_and_the_checkpoint_says_self_play_only(tmp_path):

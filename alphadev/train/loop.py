@@ -12,8 +12,8 @@ checkpointing as it goes; at exit (Ctrl-C included) stop the workers and checkpo
   ``curriculum_slack``), where the search sorts more often. Each time
   ``curriculum_window`` episodes at it were ``curriculum_threshold`` correct, it drops to one
   below the longest of their correct programs (so it follows what the agent already does);
-  past the game's default it keeps going (shorter programs) until a whole window fails, then
-  it steps back one and stays there. Every metrics row also plays the policy alone (no
+  past the game's default it keeps going (shorter programs); when a whole window fails it
+  steps back one, and tries again after the next good window. Every metrics row also plays the policy alone (no
   search) on the default game: ``policy_correct``, ``policy_length``.
 * **Provenance**: the checkpoint records whether any program from outside the agent's own
   search (demonstrations, or weights given by ``init_from``) entered the run.
@@ -102,7 +102,6 @@ class Curriculum:
     window: int
     threshold: float
     target: int = 0
-    floor: int = 0  # the target never goes below this (set when a whole window failed)
     results: list = field(default_factory=list)  # length if correct else 0, per episode
 
     def __post_init__(self) -> None:
@@ -113,23 +112,19 @@ class Curriculum:
         if target != self.target:
             return  # played before the last change
         self.results.append(length if correct else 0)
-        recent = self.results[-self.window :]
-        if len(recent) < self.window:
+        if len(self.results) < self.window:
             return
-        solved = [n for n in recent if n]
-        if len(solved) >= self.threshold * self.window:
+        solved = [n for n in self.results[-self.window :] if n]
+        if len(solved) >= self.threshold * self.window and max(solved) > 1:
             # below the longest recent correct episode: the next target asks for better
-            shorter = min(self.target, max(solved)) - 1
-            if shorter > self.floor:
-                self.target = shorter
-                self.results = []
+            self.target = min(self.target, max(solved)) - 1
+            self.results = []
         elif not solved and self.target < self.start:
-            self.target += 1
-            self.floor = self.target
+            self.target += 1  # a whole window failed: back one; it tries again later
             self.results = []
 
     def state_dict(self) -> dict:
-        return {"target": self.target, "floor": self.floor}
+        return {"target": self.target}
 
 
 class SelfPlay:
@@ -224,7 +219,6 @@ def train(
         counters.best = saved["best"]
         restore_rng(rng, saved["rng"])
         curriculum.target = saved["curriculum"]["target"]
-        curriculum.floor = saved["curriculum"]["floor"]
         provenance = saved.get("provenance", provenance)
     else:
         if init_from is not None:
