@@ -1,4 +1,9 @@
 import csv
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +158,51 @@ def test_self_play_from_scratch_sorts_sort2_and_the_checkpoint_says_self_play_on
     with (tmp_path / "run" / METRICS).open() as handle:
         rows = list(csv.DictReader(handle))
     assert {"target_length", "policy_correct", "policy_length"} <= set(rows[-1])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_self_play_workers_die_with_a_killed_training_process(tmp_path):
+    command = [sys.executable, "-m", "alphadev.train", "--n", "2", "--workers", "1",
+               "--steps", "1000000", "--run-dir", str(tmp_path / "run")]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        workers = []
+        while not workers and time.monotonic() < deadline:
+            time.sleep(0.5)
+            workers = [c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)]
+        assert workers, "no self-play worker started"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers)

@@ -18,6 +18,10 @@ samples (imitation data; a run that uses them is not the agent learning alone).
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+
 import numpy as np
 import torch
 
@@ -145,7 +149,11 @@ def _correctness_values(net: PolicyValueNet, game: AssemblyGame, states) -> np.n
 
 def worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma: no cover
     """A self-play process: newest ``(weights, target_length)`` in, episodes out, until
-    ``stop`` is set. It owns its process, so it sets its own torch threads and seeds."""
+    ``stop`` is set or its parent is gone. It owns its process, so it sets its own torch
+    threads and seeds. Ctrl-C is the parent's to handle (the parent stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    _die_with_parent()
     torch.set_num_threads(1)
     cfg = TrainConfig(**config)
     game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa),
@@ -155,7 +163,7 @@ def worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma:
     torch.manual_seed(seed)
     player = SelfPlayer(game, net, cfg, rng)
     target_length = game.max_length
-    while not stop.is_set():
+    while not stop.is_set() and os.getppid() == parent:
         latest = None
         while not weights.empty():
             latest = weights.get()
@@ -163,6 +171,16 @@ def worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma:
             state_dict, target_length = latest
             net.load_state_dict(state_dict)
         episodes.put(player.episode(target_length))
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
+    """Ask Linux to kill this process when its parent dies (even by SIGKILL); elsewhere the
+    worker notices a new parent id between episodes."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def demonstration_samples(game: AssemblyGame, count: int) -> list[Sample]:
