@@ -7,9 +7,9 @@ Everything is measured in one run, one job at a time on this machine:
    across episodes; no demonstrations, no ``--init-from``: the checkpoint's provenance is
    checked to say "self-play only"). Per seed: the share of the last 100 self-play episodes
    that were correct, the best length, the policy alone (no search) at the end, and the curve.
-2. **Ablations** (one seed each, the same budget): no shaping (``phi_weight=0``), a fresh search
-   tree per episode (``tree_episodes=1``), the net's value unused by the search
-   (``value_weight=0``).
+2. **Ablations** (``--ablations``; one seed each, the same budget): no shaping
+   (``phi_weight=0``), a fresh search tree per episode (``tree_episodes=1``), the net's value
+   unused by the search (``value_weight=0``).
 3. **What the checkpoints buy the search.** ``alphadev search --n 3 --method mcts`` with each
    seed's checkpoint, the untrained network and the heuristic, until sort3 = 17 or ``--cap``
    seconds; the medians of the simulations to 17 and the ratios (a miss counts as all the
@@ -17,9 +17,9 @@ Everything is measured in one run, one job at a time on this machine:
 4. **Transfer.** The sort3 checkpoints on sort5 (never trained on it): the best length the
    MCTS alone reaches within ``--transfer-cap`` seconds and the leaves it expanded, beside the
    heuristic at the same budget.
-5. **MaskablePPO** (sb3-contrib; the ``sb3`` extra) as the external baseline, at the same wall
-   time per seed on sort2 and sort3: success rate of its training episodes, its policy, best
-   length.
+5. **MaskablePPO** (sb3-contrib; the ``sb3`` extra) as the external baseline on sort2 and
+   sort3 for ``--ppo-seconds`` per run (``--ppo-seeds``): success rate of its training
+   episodes, its policy, best length; beside our agent's curve read at the same wall time.
 
 Writes ``benchmarks/results/training.md`` and ``training_curves.png`` (``--quick``: under
 ``results/quick/``, with short budgets). Training runs go to ``runs/benchmark-training/``.
@@ -78,13 +78,20 @@ def learning_run(name: str, seconds: float, seed: int, runs: Path, **options) ->
 
 
 def simulations_to(checkpoint: str, n: int, seed: int, cap: float, target: int):
-    """(simulations by the target or all run by the cap, reached?, best length, expansions)."""
+    """(simulations run: the search stops at the target, else at the cap; reached?, best
+    length, leaves expanded)."""
     result = run_search(SearchConfig(n=n, method="mcts", checkpoint=checkpoint, seed=seed,
                                      target=target, time_limit=cap))  # fmt: skip
     best = result.best
-    if best is not None and best.length <= target:
-        return best.simulations, True, best.length, result.mcts_states
-    return result.simulations, False, best.length if best else None, result.mcts_states
+    reached = best is not None and best.length <= target
+    return result.simulations, reached, best.length if best else None, result.mcts_states
+
+
+def point_at(curve: list, seconds: float) -> tuple[float, float | None]:
+    """(correct share, best length) of a training curve at ``seconds`` of wall time."""
+    before = [p for p in curve if p[0] <= seconds] or curve[:1] or [(0.0, 0.0, None)]
+    best = before[-1][2]
+    return before[-1][1], int(best) if best is not None else None
 
 
 def fmt_median(values: list[float], missed: bool) -> str:
@@ -125,13 +132,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, help="seeds (default 3)")
     parser.add_argument("--cap", type=float, help="seconds per search (default 60)")
     parser.add_argument("--transfer-cap", type=float, help="seconds per sort5 search (30)")
-    parser.add_argument("--no-ablations", action="store_true")
+    parser.add_argument("--ablations", action="store_true", help="also the ablation runs")
+    parser.add_argument("--ppo-seconds", type=float, help="seconds per PPO run (--seconds)")
+    parser.add_argument("--ppo-seeds", type=int, help="PPO seeds per task (--seeds)")
     parser.add_argument("--no-ppo", action="store_true")
     args = parser.parse_args()
     seconds = args.seconds or (60.0 if args.quick else 600.0)
     seeds = args.seeds or (1 if args.quick else 3)
     cap = args.cap or (10.0 if args.quick else 60.0)
     transfer_cap = args.transfer_cap or (5.0 if args.quick else 30.0)
+    ppo_seconds = args.ppo_seconds or seconds
+    ppo_seeds = args.ppo_seeds or seeds
     runs_dir = ROOT / "runs" / ("benchmark-training-quick" if args.quick else "benchmark-training")
     out = report_path("training.md", args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +157,7 @@ def main() -> None:
         print(f"seed {seed}: {runs[-1]['correct_last_100']:.0%} of the last 100 correct, "
               f"best {runs[-1]['best']}", flush=True)  # fmt: skip
     ablations = []
-    if not args.no_ablations and not args.quick:
+    if args.ablations:
         for i, (label, options) in enumerate(ABLATIONS.items()):
             ablations.append(learning_run(f"ablation-{i}", seconds, 0, runs_dir, **options))
             ablations[-1]["label"] = label
@@ -167,7 +178,7 @@ def main() -> None:
     # 4. transfer to sort5
     transfer = {}
     for label, spec in [("trained sort3, seed 0", evaluators[0][1]), ("heuristic", "heuristic")]:
-        transfer[label] = simulations_to(spec, 5, 0, transfer_cap, 0)
+        transfer[label] = simulations_to(spec, 5, 0, transfer_cap, 1)
         print("sort5", label, transfer[label], flush=True)
 
     # 5. MaskablePPO
@@ -179,8 +190,8 @@ def main() -> None:
             ppo_note = "MaskablePPO not run: the `sb3` extra is not installed."
         else:
             for n in (2, 3):
-                for seed in range(seeds):
-                    ppo.append(run_maskable_ppo(n=n, seconds=seconds, seed=seed))
+                for seed in range(ppo_seeds):
+                    ppo.append(run_maskable_ppo(n=n, seconds=ppo_seconds, seed=seed))
                     print(f"PPO sort{n} seed {seed}: {ppo[-1]['train_success_rate']:.1%}",
                           flush=True)  # fmt: skip
 
@@ -213,22 +224,28 @@ def main() -> None:
         "Simulations: median MCTS simulations when the first 17 appeared (a miss counts all "
         "simulations run by the cap: '>').",
         "",
-        "| evaluator | reached 17 | median simulations | untrained / trained | "
-        "heuristic / trained |",
-        "|---|---|---|---|---|",
+        "| evaluator | reached 17 | median simulations |",
+        "|---|---|---|",
     ]
     med_trained = statistics.median(trained_sims)
     for label, outcomes in searches.items():
         sims = [o[0] for o in outcomes]
         missed = sum(not o[1] for o in outcomes) > len(outcomes) // 2
         lines.append(f"| {label} | {sum(o[1] for o in outcomes)}/{len(outcomes)} | "
-                     f"{fmt_median(sims, missed)} | - | - |")  # fmt: skip
+                     f"{fmt_median(sims, missed)} |")  # fmt: skip
+    trained_median_missed = trained_missed > len(trained_sims) // 2
     for label in ("untrained network", "heuristic"):
         sims = [o[0] for o in searches[label]]
-        lower = " (lower bound)" if sum(not o[1] for o in searches[label]) else ""
-        lines.append(f"\n{label} / trained (median simulations, all trained seeds pooled): "
-                     f"{statistics.median(sims) / max(med_trained, 1):.2f}x{lower}; trained "
-                     f"seeds that missed 17: {trained_missed}.")  # fmt: skip
+        base_missed = sum(not o[1] for o in searches[label]) > len(sims) // 2
+        ratio = statistics.median(sims) / max(med_trained, 1)
+        if trained_median_missed and base_missed:
+            text = "not measurable (both medians missed 17)"
+        else:
+            mark = "<" if trained_median_missed else (">" if base_missed else "")
+            text = f"{mark}{ratio:.2f}x"
+        pooled = f"{len(trained_sims)} searches, {trained_missed} missed"
+        lines.append(f"\n{label} / trained, median simulations to 17 (trained seeds pooled, "
+                     f"{pooled}): {text}.")  # fmt: skip
     lines += [
         "",
         "## Transfer to sort5 (the sort3 net was never trained on sort5)",
@@ -240,8 +257,12 @@ def main() -> None:
     ]
     for label, (sims, _, best, expanded) in transfer.items():
         lines.append(f"| {label} | {best or '-'} | {sims:,} | {expanded:,} |")
-    lines += ["", "## MaskablePPO (sb3-contrib), the same wall time per seed", ""]
+    lines += ["", f"## MaskablePPO (sb3-contrib), {ppo_seconds:g} s per run", ""]
     if ppo:
+        at = [point_at(r["curve"], ppo_seconds) for r in runs]
+        lines += [f"Our agent on sort3 at the same wall time ({ppo_seconds:g} s), per seed: "
+                  + "; ".join(f"{c:.0%} of the last 100 correct, best {b or '-'}"
+                              for c, b in at) + ".", ""]  # fmt: skip
         lines += ["| task | seed | timesteps | episodes | training episodes correct | "
                   "policy correct (1 greedy + 19 sampled) | best length |",
                   "|---|---|---|---|---|---|---|"]  # fmt: skip
