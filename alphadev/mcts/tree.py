@@ -239,24 +239,32 @@ def add_root(  # pragma: no cover - compiled
     if c >= tree.state.shape[0]:
         tree.counters[_FULL] = 1
         return -1
-    tree.counters[_NODES] = c + 1
     tree.state[c] = state
     tree.flags[c] = flags
     tree.book[c] = book
+    shorter_known = found >= 0 and tree.length[found] < length
+    if found >= 0 and not shorter_known:
+        tree.status[found] |= DOMINATED
+    _register(tree, c, -1 if shorter_known else slot, key, score, length, -1, -1)
+    _init_node(tree, c, actions, n, expected, max_length)
+    if shorter_known:
+        tree.status[c] |= DOMINATED
+    return c
+
+
+@njit(cache=True, nogil=True)
+def _register(tree, c, slot, key, score, length, parent, action):  # pragma: no cover
+    """Count node ``c`` as made, with its identity, and enter it in the table at ``slot``
+    (-1: not entered)."""
+    tree.counters[_NODES] = c + 1
+    if slot >= 0:
+        tree.tt_key[slot] = key
+        tree.tt_node[slot] = c
     tree.score[c] = score
     tree.length[c] = length
     tree.key[c] = key
-    tree.parent[c] = -1
-    tree.parent_action[c] = -1
-    if found >= 0 and tree.length[found] > length:
-        tree.status[found] |= DOMINATED
-    if found < 0 or tree.length[found] > length:
-        tree.tt_key[slot] = key
-        tree.tt_node[slot] = c
-    _init_node(tree, c, actions, n, expected, max_length)
-    if found >= 0 and tree.length[found] < length:
-        tree.status[c] |= DOMINATED
-    return c
+    tree.parent[c] = parent
+    tree.parent_action[c] = action
 
 
 @njit(cache=True, nogil=True)
@@ -287,14 +295,7 @@ def _make_child(tree, p, a, actions, n, expected, max_length):  # pragma: no cov
         if tree.length[found] < length:
             return -2
         tree.status[found] |= DOMINATED
-    tree.tt_key[slot] = key
-    tree.tt_node[slot] = c
-    tree.counters[_NODES] = c + 1
-    tree.score[c] = score
-    tree.length[c] = length
-    tree.key[c] = key
-    tree.parent[c] = p
-    tree.parent_action[c] = a
+    _register(tree, c, slot, key, score, length, p, a)
     _init_node(tree, c, actions, n, expected, max_length)
     tree.child[p, a] = c
     return c
