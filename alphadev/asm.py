@@ -16,7 +16,12 @@ length, how the kernel was found, what it was verified on, ...). Other comments 
 then the instructions in lower case with ``op dst, src`` spacing.
 
 Malformed input raises :class:`AsmError`, which names the line and column (1-based), what was
-found and what was expected.
+found and what was expected (a token is echoed in at most :data:`MAX_SHOWN` characters).
+
+Limits, so that no file can make a tool allocate without bound: sort sizes 1 to :data:`MAX_N`,
+1 to :data:`MAX_REGISTERS` registers, at most :data:`MAX_INSTRUCTIONS` instructions and
+:data:`MAX_FILE_BYTES` bytes (:func:`parse_file`). Numbers are ASCII digits only; a leading
+UTF-8 byte-order mark is skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +32,29 @@ from pathlib import Path
 
 from alphadev.isa import Instruction, Isa, Layout, Op, Program, get_isa
 
-__all__ = ["AsmError", "Listing", "format", "parse", "parse_file"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_INSTRUCTIONS",
+    "MAX_N",
+    "MAX_REGISTERS",
+    "AsmError",
+    "Listing",
+    "format",
+    "parse",
+    "parse_file",
+    "shown",
+]
+
+#: Largest sort size a kernel may have (the tie-pattern rows of sort8 are 545,835).
+MAX_N = 8
+#: Most registers a kernel may declare or use.
+MAX_REGISTERS = 16
+#: Most instructions in one kernel.
+MAX_INSTRUCTIONS = 10_000
+#: Largest kernel file read, in bytes (1 MiB).
+MAX_FILE_BYTES = 1 << 20
+#: Characters of a token echoed in an error message before it is cut with "...".
+MAX_SHOWN = 40
 
 #: Header keys written first, in this order, by :func:`format`.
 HEADER_ORDER = (
@@ -45,8 +72,26 @@ HEADER_ORDER = (
 )
 
 _HEADER_RE = re.compile(r"^\s*;\s*([A-Za-z][A-Za-z0-9_\-]*)\s*:\s*(.*?)\s*$")
-_TASK_RE = re.compile(r"^sort(\d+)$")
-_OPERAND_RE = re.compile(r"([mr])(\d+)")
+_TASK_RE = re.compile(r"^sort([0-9]+)$")
+_OPERAND_RE = re.compile(r"([mr])([0-9]+)")
+_NUMBER_RE = re.compile(r"[0-9]+")
+#: Digits read from a number at most (anything longer is out of every range here).
+_MAX_DIGITS = 6
+
+
+def shown(text: str, limit: int = MAX_SHOWN) -> str:
+    """``repr(text)``, cut to ``limit`` characters with ``...`` (a token echoed in a message)."""
+    if len(text) > limit:
+        return repr(text[:limit]) + "..."
+    return repr(text)
+
+
+def _number(text: str) -> int | None:
+    """The value of an ASCII decimal number, or None if ``text`` is not one (or too long)."""
+    digits = text.lstrip("0")
+    if not _NUMBER_RE.fullmatch(text) or len(digits) > _MAX_DIGITS:
+        return None
+    return int(digits or "0")
 
 
 class AsmError(ValueError):
@@ -60,6 +105,8 @@ class AsmError(ValueError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        if self.line <= 0:  # about the whole file
+            return f"{self.path}: {self.message}" if self.path else self.message
         where = f"{self.path}:" if self.path else "line "
         sep = ":" if self.path else ", col "
         return f"{where}{self.line}{sep}{self.column}: {self.message}"
@@ -113,19 +160,28 @@ def _layout_from_header(
 ) -> tuple[int | None, int | None]:
     n = registers = None
     if "task" in header:
-        match = _TASK_RE.match(header["task"].strip().lower())
+        text = header["task"].strip()
+        match = _TASK_RE.match(text.lower())
         line = where["task"]
-        if not match or int(match.group(1)) < 1:
-            col = lines[line - 1].index(header["task"]) + 1 if header["task"] else 1
-            raise AsmError(f"expected a task like 'sort3', found {header['task']!r}", line, col)
-        n = int(match.group(1))
+        col = lines[line - 1].index(header["task"]) + 1 if header["task"] else 1
+        if not match:
+            raise AsmError(f"expected a task like 'sort3', found {shown(text)}", line, col)
+        n = _number(match.group(1))
+        if n is None or not 1 <= n <= MAX_N:
+            raise AsmError(
+                f"task {shown(text)} is out of range: sort1 to sort{MAX_N} are supported", line, col
+            )
     if "registers" in header:
         line = where["registers"]
         text = header["registers"].strip()
-        if not text.isdigit() or int(text) < 1:
-            col = lines[line - 1].index(header["registers"]) + 1 if text else 1
-            raise AsmError(f"expected a positive register count, found {text!r}", line, col)
-        registers = int(text)
+        col = lines[line - 1].index(header["registers"]) + 1 if text else 1
+        if not _NUMBER_RE.fullmatch(text):
+            raise AsmError(f"expected a positive register count, found {shown(text)}", line, col)
+        registers = _number(text)
+        if registers is None or not 1 <= registers <= MAX_REGISTERS:
+            raise AsmError(
+                f"register count {shown(text)} is out of range: 1 to {MAX_REGISTERS}", line, col
+            )
     return n, registers
 
 
@@ -144,11 +200,18 @@ def _parse_operand(tok: _Token | None, line: int, end_col: int, role: str) -> tu
     match = _OPERAND_RE.fullmatch(tok.text.lower())
     if not match:
         raise AsmError(
-            f"expected a {role} operand (register rN or memory mN), found {tok.text!r}",
+            f"expected a {role} operand (register rN or memory mN), found {shown(tok.text)}",
             line,
             tok.column,
         )
-    return match.group(1), int(match.group(2)), tok.column
+    kind, index = match.group(1), _number(match.group(2))
+    top = MAX_N if kind == "m" else MAX_REGISTERS
+    if index is None or index >= top:
+        what = "memory slot" if kind == "m" else "register"
+        raise AsmError(
+            f"{what} {shown(tok.text)} out of range: at most {kind}{top - 1}", line, tok.column
+        )
+    return kind, index, tok.column
 
 
 def parse(
@@ -162,17 +225,27 @@ def parse(
 
     The layout comes from ``n``/``registers`` if given, else from the header (``task: sortN``,
     ``registers: K``), else from the highest memory and register numbers used. The ISA, if
-    given here or in the header, restricts the opcodes allowed. Raises :class:`AsmError`.
+    given here or in the header, restricts the opcodes allowed. A leading byte-order mark is
+    skipped. Raises :class:`AsmError` (and ``ValueError`` for ``n`` or ``registers`` out of
+    range).
     """
+    if n is not None and not 1 <= n <= MAX_N:
+        raise ValueError(f"n must be between 1 and {MAX_N}, got {n}")
+    if registers is not None and not 1 <= registers <= MAX_REGISTERS:
+        raise ValueError(f"registers must be between 1 and {MAX_REGISTERS}, got {registers}")
+    if text.startswith("\ufeff"):
+        text = text[1:]
     lines = text.splitlines()
     header, where = _split_header(lines)
     head_n, head_regs = _layout_from_header(header, where, lines)
     if isa is None and "isa" in header:
+        spec = header["isa"].strip()
         try:
-            isa = get_isa(header["isa"].strip())
+            isa = get_isa(spec)
         except ValueError as exc:
             line = where["isa"]
-            raise AsmError(str(exc), line, lines[line - 1].index(header["isa"]) + 1) from None
+            message = str(exc) if len(spec) <= MAX_SHOWN else f"unknown ISA {shown(spec)}"
+            raise AsmError(message, line, lines[line - 1].index(header["isa"]) + 1) from None
     isa = get_isa(isa) if isa is not None else None
     n = n if n is not None else head_n
     registers = registers if registers is not None else head_regs
@@ -189,7 +262,7 @@ def parse(
         except KeyError:
             allowed = sorted(isa.ops) if isa else list(Op)
             raise AsmError(
-                f"unknown opcode {op_tok.text!r}; expected one of "
+                f"unknown opcode {shown(op_tok.text)}; expected one of "
                 + ", ".join(o.mnemonic for o in allowed),
                 number,
                 op_tok.column,
@@ -207,17 +280,21 @@ def parse(
             raise AsmError("expected a destination operand, found ','", number, tokens[1].column)
         dst = _parse_operand(dst_tok, number, end_col, "destination")
         if len(tokens) < 3 or tokens[2].text != ",":
-            found = repr(tokens[2].text) if len(tokens) >= 3 else "end of line"
+            found = shown(tokens[2].text) if len(tokens) >= 3 else "end of line"
             col = tokens[2].column if len(tokens) >= 3 else end_col
             raise AsmError(f"expected ',' after the destination, found {found}", number, col)
         src = _parse_operand(tokens[3] if len(tokens) > 3 else None, number, end_col, "source")
         if len(tokens) > 4:
             raise AsmError(
-                f"expected end of line or a ';' comment, found {tokens[4].text!r}",
+                f"expected end of line or a ';' comment, found {shown(tokens[4].text)}",
                 number,
                 tokens[4].column,
             )
         _check_form(op, dst, src, number)
+        if len(parsed) >= MAX_INSTRUCTIONS:
+            raise AsmError(
+                f"too many instructions: a kernel has at most {MAX_INSTRUCTIONS:,}", number, 1
+            )
         parsed.append((op, dst, src, number))
 
     if n is None:
@@ -240,7 +317,7 @@ def parse(
 
     if "length" in header:
         stated = header["length"].strip()
-        if stated.isdigit() and int(stated) != len(program):
+        if _NUMBER_RE.fullmatch(stated) and _number(stated) != len(program):
             line = where["length"]
             raise AsmError(
                 f"header says length {stated} but the listing has {len(program)} instructions",
@@ -298,8 +375,23 @@ def parse_file(
     registers: int | None = None,
     isa: Isa | str | None = None,
 ) -> Listing:
-    """Read and parse a file; :class:`AsmError` carries the path."""
-    text = Path(path).read_text()
+    """Read and parse a file; :class:`AsmError` carries the path. A file larger than
+    :data:`MAX_FILE_BYTES` or not UTF-8 text is refused (the file is not read past the limit)."""
+    with Path(path).open("rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise AsmError(
+            f"file too large: a kernel file has at most {MAX_FILE_BYTES:,} bytes", 0, 0, str(path)
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AsmError(
+            f"not a UTF-8 text file (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            0,
+            0,
+            str(path),
+        ) from None
     try:
         return parse(text, n=n, registers=registers, isa=isa)
     except AsmError as exc:

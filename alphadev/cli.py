@@ -1,7 +1,15 @@
 """The ``alphadev`` command line.
 
-Exit codes: 0 success, 1 a kernel is wrong (or nothing was found), 2 bad input (malformed
-assembly, missing file, bad flag): one clear line on stderr and no traceback.
+Exit codes: 0 success; 1 a kernel is wrong, no kernel was found in time, or (``prove``) a
+program of the length exists; 2 bad input (malformed assembly, a missing, unreadable or too
+large file, a bad flag, an output that cannot be written): one line on stderr, no traceback,
+nothing written; 3 (``prove``) undecided within the time limit; 130 interrupted (Ctrl-C; a
+search still verifies and writes or prints the best kernel it had).
+
+Every size a user controls is bounded (:data:`alphadev.asm.MAX_N`, ``MAX_REGISTERS``,
+``MAX_INSTRUCTIONS``, ``MAX_FILE_BYTES``; :data:`alphadev.tasks.MAX_RANDOM_ROWS`; the search's
+and the time limit's bounds in :class:`alphadev.search.SearchConfig`). The heavy modules
+(numba, rich) are imported inside :func:`main`, so that a Ctrl-C during start-up is one line.
 """
 
 from __future__ import annotations
@@ -12,40 +20,129 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from alphadev import asm
-from alphadev.emulator import reference_trace
-from alphadev.isa import Op
-from alphadev.tasks import SortTask, verify
+    from alphadev import asm
 
 __all__ = ["main"]
+
+#: Characters of one error line at most (a flag's value is echoed in it).
+MAX_MESSAGE = 400
+#: The largest seed accepted.
+MAX_SEED = 2**63 - 1
 
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
 
 
+def _clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """One line of at most ``limit`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (and never echo a whole huge value)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {_clip(message)} (see {self.prog} --help)\n")
+
+
+def _check(name: str, value, low=None, high=None) -> None:
+    """:func:`alphadev.options.check_range` as a :class:`UsageError`."""
+    from alphadev.options import check_range
+
+    try:
+        check_range(name, value, low, high)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _check_layout_flags(args: argparse.Namespace) -> None:
+    from alphadev.asm import MAX_N, MAX_REGISTERS
+
+    _check("n", args.n, 1, MAX_N)
+    _check("registers", args.registers, 1, MAX_REGISTERS)
+
+
+def _exists(path: Path, flag: str) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{flag} {_clip(str(path), 100)}: {exc}") from None
+
+
 def _load(path: str, n: int | None, registers: int | None) -> asm.Listing:
+    from alphadev import asm
+
     file = Path(path)
-    if not file.exists():
-        raise UsageError(f"{path}: no such file")
+    shown = _clip(path, 200)
+    if not _exists(file, "file"):
+        raise UsageError(f"{shown}: no such file")
     if file.is_dir():
-        raise UsageError(f"{path}: is a directory, expected an assembly file")
+        raise UsageError(f"{shown}: is a directory, expected an assembly file")
+    if not file.is_file():
+        raise UsageError(f"{shown}: not a regular file")
     try:
         return asm.parse_file(file, n=n, registers=registers)
     except asm.AsmError as exc:
         raise UsageError(str(exc)) from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not a text file") from None
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise UsageError(f"{shown}: {exc}") from None
+
+
+def _check_out_dir(path: str, flag: str = "--out", *, named: str | None = None) -> None:
+    """Refuse an output folder that cannot be written, before any work is done: the nearest
+    existing folder on the path must be a folder in which a file can be created (one is
+    created and removed to be sure: this also catches read-only file systems). ``named`` is
+    the path the message names (default ``path``)."""
+    import tempfile
+
+    folder = Path(path)
+    shown = _clip(named or path, 200)
+    if _exists(folder, flag) and not folder.is_dir():
+        raise UsageError(f"{flag} {shown}: {_clip(path, 200)} exists and is not a folder")
+    probe = folder
+    while not _exists(probe, flag):
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{flag} {shown}: {probe} is a file, not a folder")
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".alphadev-probe-")
+    except OSError as exc:
+        raise UsageError(f"{flag} {shown}: {probe} is not writable ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(name)
+
+
+def _check_out_file(path: str, flag: str, source: str | None = None) -> None:
+    """Refuse an output file that cannot be written (or that is the input)."""
+    file = Path(path)
+    shown = _clip(path, 200)
+    if _exists(file, flag) and file.is_dir():
+        raise UsageError(f"{flag} {shown}: is a folder, expected a file name")
+    if source is not None and _exists(file, flag) and file.resolve() == Path(source).resolve():
+        raise UsageError(f"{flag} {shown}: is the input file; choose another output")
+    _check_out_dir(str(file.parent), flag, named=path)
 
 
 # ------------------------------------------------------------------------------------- verify
 
 
 def cmd_verify(args: argparse.Namespace, out: Console) -> int:
+    from rich.table import Table
+
+    from alphadev.tasks import MAX_RANDOM_ROWS, verify
+
+    _check_layout_flags(args)
+    _check("random_rows", args.random_rows, 0, MAX_RANDOM_ROWS)
+    _check("seed", args.seed, 0, MAX_SEED)
     listings = []
     errors = []
     for path in args.files:
@@ -105,23 +202,52 @@ def cmd_verify(args: argparse.Namespace, out: Console) -> int:
 
 
 def _parse_input(text: str, n: int) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UsageError(f"--input: expected comma-separated integers, found {text!r}") from None
-    if len(values) != n:
-        raise UsageError(f"--input: the kernel sorts {n} values, got {len(values)}")
-    for v in values:
-        if not -(2**31) <= v < 2**31:
-            raise UsageError(f"--input: {v} does not fit in int32")
+    parts = [part for part in text.split(",") if part.strip()]
+    if len(parts) != n:
+        raise UsageError(f"--input: the kernel sorts {n} values, got {len(parts)}")
+    import re
+
+    values = []
+    for part in parts:
+        part = part.strip()
+        if not re.fullmatch(r"[+-]?[0-9]{1,11}", part):
+            raise UsageError(
+                f"--input: expected comma-separated int32 values, found {_clip(repr(part), 40)}"
+            )
+        value = int(part)
+        if not -(2**31) <= value < 2**31:
+            raise UsageError(f"--input: {value} does not fit in int32")
+        values.append(value)
     return values
 
 
+def _flags_before_cmp(program) -> str | None:
+    """Why the reference interpreter cannot run ``program``: a cmov reading the flags before
+    any cmp (instructions counted from 1, as everywhere), or None."""
+    from alphadev.isa import FLAGS, Op, reads
+
+    for number, ins in enumerate(program.code, start=1):
+        if ins.op == Op.CMP:
+            return None
+        if FLAGS in reads(ins):
+            return f"instruction {number} ({Op(ins.op).mnemonic}) reads the flags before any cmp"
+    return None
+
+
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
+    from alphadev import asm
+    from alphadev.emulator import reference_trace
+    from alphadev.isa import Op
+    from alphadev.tasks import static_error
+
+    _check_layout_flags(args)
     listing = _load(args.file, args.n, args.registers)
     program = listing.program
     layout = program.layout
     values = _parse_input(args.input, layout.n)
+    why = _flags_before_cmp(program)
+    if why is not None:
+        raise UsageError(f"{args.file}: {why}; it cannot be traced")
     try:
         trace = reference_trace(program, values + [0] * layout.registers)
     except ValueError as exc:
@@ -153,6 +279,13 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
                 for c, (cell, w) in enumerate(zip(line, widths, strict=True))
             ).rstrip()
         )
+    undefined = static_error(program)
+    if undefined is not None:
+        out.print(
+            f"note: {undefined} (registers start at 0 here; verify refuses this kernel)",
+            highlight=False,
+            soft_wrap=True,
+        )
     final = previous[: layout.n]
     want = sorted(values)
     if final == want:
@@ -169,9 +302,10 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
 # ------------------------------------------------------------------------------------- search
 
 
-def _task(args: argparse.Namespace) -> SortTask:
+def _task(args: argparse.Namespace):
     """The task of ``--n``, ``--isa``, ``--registers``, validated as the search validates."""
     from alphadev.search import SearchConfig
+    from alphadev.tasks import SortTask
 
     try:
         SearchConfig(n=args.n, isa=args.isa, registers=args.registers)
@@ -189,18 +323,6 @@ def _reporter(err: Console, *, total: float | None, label: str):
     return Reporter(err, columns, total=total, label=label)
 
 
-def _check_out_dir(path: str) -> None:
-    """Refuse an output folder that cannot be written before any search work is done."""
-    folder = Path(path)
-    probe = folder
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise UsageError(f"--out {path}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK):
-        raise UsageError(f"--out {path}: {probe} is not writable")
-
-
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB."""
     import resource
@@ -209,19 +331,22 @@ def _peak_rss_mb() -> float:
 
 
 def cmd_search(args: argparse.Namespace, out: Console) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from alphadev import asm
     from alphadev.options import config_from_args
     from alphadev.search import SearchConfig, run_search, write_kernel
 
-    if (
-        args.checkpoint not in (None, "untrained", "heuristic")
-        and not Path(args.checkpoint).is_file()
-    ):
-        raise UsageError(f"--checkpoint: {args.checkpoint}: no such file")
-    _check_out_dir(args.out)
     try:
         config = config_from_args(SearchConfig, args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.checkpoint not in (None, "untrained", "heuristic"):
+        checkpoint = Path(args.checkpoint)
+        if not _exists(checkpoint, "--checkpoint") or not checkpoint.is_file():
+            raise UsageError(f"--checkpoint: {_clip(args.checkpoint, 200)}: no such file")
+    _check_out_dir(args.out)
     err = Console(stderr=True, highlight=False)
     with _reporter(err, total=config.time_limit, label=f"sort{config.n} search") as report:
 
@@ -236,16 +361,33 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
             result = run_search(config, on_progress=on_progress)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+    if result.left_behind:
+        print(
+            f"alphadev search: note: the {' and '.join(result.left_behind)} lane did not stop "
+            "within a second of the time limit and was left behind (on a first run it may be "
+            "compiling its numba kernels: a run with a longer --time-limit compiles them once "
+            "for all)",
+            file=sys.stderr,
+        )
     path, what = (None, "nothing found")
     if result.correct:
         try:
             path, what = write_kernel(result, args.out, force=args.force)
         except OSError as exc:  # never lose a verified kernel: print it instead
-            what = f"could not write to {args.out} ({exc}); the kernel is printed above"
+            what = f"could not write to {args.out} ({exc.strerror or exc}); the kernel is printed"
+            print(f"alphadev search: {what}", file=sys.stderr)
+            if args.json:
+                print(asm.format(result.best.program), end="", file=sys.stderr)
     best = result.best
-    if result.stop_reason == "interrupted":
-        kept = f"kept {best.length}" if best else "nothing found yet"
+    interrupted = result.stop_reason == "interrupted"
+    if interrupted:
+        kept = (
+            f"kept the best kernel found, length {best.length}, verified ({what})"
+            if result.correct
+            else "no kernel was found before it"
+        )
         print(f"alphadev search: interrupted; {kept}", file=sys.stderr)
+    code = 130 if interrupted else (0 if result.correct else 1)
     if args.json:
         print(
             json.dumps(
@@ -269,13 +411,13 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
                 indent=2,
             )
         )
-        return 0 if result.correct else 1
+        return code
     if best is None:
         out.print(
             f"[red]no correct sort{args.n} found[/] in {result.seconds:.1f} s "
             f"({result.stop_reason})"
         )
-        return 1
+        return code
     out.print(asm.format(best.program, header=None), end="")
     table = Table(title=f"alphadev search: sort{args.n} ({config.isa})", show_header=False)
     table.add_column("", no_wrap=True)
@@ -296,14 +438,18 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
     for key, value in rows:
         table.add_row(key, value)
     out.print(table)
-    return 0
+    return code
 
 
 def cmd_prove(args: argparse.Namespace, out: Console) -> int:
     import threading
+    import time
 
-    from alphadev import exact
+    from rich.console import Console
+
+    from alphadev import asm, exact
     from alphadev.options import check_seconds
+    from alphadev.search import STOP_GRACE
 
     task = _task(args)
     try:
@@ -321,19 +467,35 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
     if args.max_length >= len(network):  # the answer is known: the lowered network exists
         core = len(network) - 2 * args.n
     control = exact.SearchControl()
-    timer = threading.Timer(args.time_limit, control.stop)
-    timer.daemon = True
-    timer.start()
     err = Console(stderr=True, highlight=False)
     result: list[exact.Outcome] = []
-    worker = threading.Thread(target=lambda: result.append(exact.find(task, core, control=control)))
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(exact.find(task, core, control=control))
+        except BaseException as exc:  # handed to the calling thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=work, name="prove", daemon=True)
+    t0 = time.perf_counter()
+    deadline = t0 + args.time_limit
     with _reporter(err, total=None, label=f"prove sort{args.n} <= {args.max_length}") as report:
         worker.start()
         while worker.is_alive():
-            worker.join(0.2)
+            now = time.perf_counter()
+            if now >= deadline + STOP_GRACE:
+                break  # not stopped yet (a first run compiling the kernel): undecided
+            if now >= deadline:
+                control.stop()  # the kernel sees it at its next poll
+            worker.join(0.1)
             report.update(0, f"states {control.nodes:,}")
-    timer.cancel()
-    outcome = result[0]
+    if errors:
+        raise errors[0]
+    if result:
+        outcome = result[0]
+    else:
+        outcome = exact.Outcome("stopped", None, core, control.nodes, time.perf_counter() - t0)
     exists = {"found": True, "exhausted": False, "stopped": None}[outcome.status]
     if args.json:
         print(json.dumps({
@@ -367,8 +529,17 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
 
 def cmd_export(args: argparse.Namespace, out: Console) -> int:
     from alphadev.atomic import write_atomic
-    from alphadev.export import ExportError, to_c, to_gas
+    from alphadev.export import ExportError, check_name, to_c, to_gas
+    from alphadev.tasks import verify
 
+    _check_layout_flags(args)
+    if args.name is not None:
+        try:
+            check_name(args.name)
+        except ExportError as exc:
+            raise UsageError(f"--name: {exc}") from None
+    if args.output:
+        _check_out_file(args.output, "-o", source=args.file)
     listing = _load(args.file, args.n, args.registers)
     program = listing.program
     n = program.layout.n
@@ -382,20 +553,25 @@ def cmd_export(args: argparse.Namespace, out: Console) -> int:
             f"{args.file}: the kernel does not verify: {detail}; pass --unverified to export "
             "it anyway"
         )
-    isa = listing.header.get("isa", "kernel").replace(",", "_")
+    isa = listing.isa.name.replace(",", "_") if listing.isa is not None else "kernel"
     name = args.name or f"sort{n}_{isa}"
     comment = (
         f"{Path(args.file).name}: sort{n}, {len(program)} instructions, "
         + ("verified on every tie pattern and 30000 random int32 rows" if result.correct
            else "NOT VERIFIED (exported with --unverified)")
     )  # fmt: skip
+    # A file name can neither end the C comment nor break a line of the assembler file.
+    comment = "".join(c if c.isprintable() else "?" for c in comment).replace("*/", "* /")
     try:
         text = (to_c if args.to == "c" else to_gas)(program, name, comment=comment)
     except ExportError as exc:
         raise UsageError(f"{args.file}: {exc}") from None
     if args.output:
-        write_atomic(args.output, text)
-        out.print(f"wrote {args.output} ({args.to}, function {name})")
+        try:
+            write_atomic(args.output, text)
+        except OSError as exc:
+            raise UsageError(f"-o {args.output}: cannot write it ({exc.strerror or exc})") from None
+        out.print(f"wrote {args.output} ({args.to}, function {name})", soft_wrap=True)
     else:
         print(text, end="")
     return 0
@@ -431,11 +607,14 @@ def run_benchmark(argv: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from alphadev import __version__
+    from alphadev.asm import MAX_N as MAX_FILE_N
+    from alphadev.asm import MAX_REGISTERS
     from alphadev.options import DefaultsFormatter, add_options
     from alphadev.search import MAX_N, SearchConfig
+    from alphadev.tasks import MAX_RANDOM_ROWS
 
     formatter = DefaultsFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="alphadev",
         description="Discover and check short branchless sorting kernels on a toy x86 machine.",
     )
@@ -443,27 +622,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def layout_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--n", type=int, help="sort size, if the file has no '; task:' header")
-        p.add_argument("--registers", type=int, help="register count, if not in the header")
+        p.add_argument(
+            "--n", type=int, help=f"sort size 1..{MAX_FILE_N}, if the file has no '; task:' header"
+        )
+        p.add_argument(
+            "--registers", type=int, help=f"register count 1..{MAX_REGISTERS}, if not in the header"
+        )
 
     p = sub.add_parser(
         "verify",
         help="check kernels on every tie pattern and random int32 inputs",
         description="Parse and verify assembly kernels. Exit 0 if all are correct, 1 if any is "
-        "wrong, 2 on malformed input or a missing file.",
+        "wrong, 2 on malformed input, a missing or too large file or a bad flag.",
         formatter_class=formatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="assembly files (.s)")
     layout_flags(p)
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    p.add_argument("--random-rows", type=int, default=30_000, help="random int32 rows")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random rows")
+    p.add_argument(
+        "--random-rows",
+        type=int,
+        default=30_000,
+        help=f"random int32 rows, 0..{MAX_RANDOM_ROWS:,}",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random rows (>= 0)")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
         "run",
         help="run a kernel on one input and print the state after every instruction",
-        description="Trace a kernel on one input. Negative first values: --input=-3,1,2",
+        description="Trace a kernel on one input. Negative first values: --input=-3,1,2. Exit 0 "
+        "if the output is sorted, 1 if not, 2 on bad input.",
         formatter_class=formatter,
     )
     p.add_argument("file", metavar="FILE")
@@ -477,7 +666,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search for a short sorting kernel with the engines racing on one "
         "best-so-far, verify the best on every tie pattern and random int32 inputs, and write "
         "it to OUT/sort{n}_{isa}_{length}.s unless OUT already holds one as short. Exit 0 if "
-        "a verified kernel was found, 1 if none, 2 on a bad flag.",
+        "a verified kernel was found, 1 if none, 2 on a bad flag or an unwritable OUT, 130 if "
+        "interrupted (the best kernel so far is still verified and written).",
         formatter_class=formatter,
     )
     add_options(p, SearchConfig)
@@ -501,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-length", type=int, required=True, help="full length, loads and stores included"
     )
-    p.add_argument("--time-limit", type=float, default=3600.0, help="seconds")
+    p.add_argument("--time-limit", type=float, default=3600.0, help="seconds, at most a week")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_prove)
 
@@ -511,12 +701,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a kernel as a C function void NAME(int32_t *a) (GCC inline "
         "assembly on x86-64, plain C otherwise) or as a standalone GNU assembler file (System "
         "V ABI, pointer in rdi). A kernel that does not verify is refused (exit 2) unless "
-        "--unverified.",
+        "--unverified; so are a reserved or keyword --name and an output that cannot be "
+        "written.",
         formatter_class=formatter,
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--to", choices=("c", "gas"), required=True, help="c or gas")
-    p.add_argument("--name", help="function name (default sort{n}_{isa})")
+    p.add_argument(
+        "--name", help="function name, a C identifier that is not reserved (default sort{n}_{isa})"
+    )
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     p.add_argument("--unverified", action="store_true", help="export a wrong kernel anyway")
     layout_flags(p)
@@ -546,25 +739,59 @@ def _first_run_notice() -> None:
         )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _exit_code(exc: SystemExit) -> int:
+    """The exit code argparse asked for (``--help``: 0, a bad flag: 2)."""
+    if exc.code is None:
+        return 0
+    return exc.code if isinstance(exc.code, int) else 2
+
+
+def _check_train_paths(argv: list[str]) -> None:
+    """``--run-dir`` must be a folder that can be written, ``--resume`` an existing folder:
+    refused with one line before training starts."""
+    from alphadev.train.cli import build_parser as train_parser
+
+    args, _ = train_parser().parse_known_args(argv)
+    if args.run_dir:
+        _check_out_dir(args.run_dir, "--run-dir")
+    if args.resume:
+        folder = Path(args.resume)
+        if not _exists(folder, "--resume") or not folder.is_dir():
+            raise UsageError(f"--resume {_clip(args.resume, 200)}: not a folder")
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] and argv[0] in ("search", "prove", "train", "verify", "run", "export"):
         _first_run_notice()
     if argv[:1] == ["train"]:  # its own parser: python -m alphadev.train takes the same flags
         from alphadev.train.cli import main as train_main
 
+        try:
+            _check_train_paths(argv[1:])
+        except UsageError as exc:
+            print(f"alphadev train: {_clip(str(exc))}", file=sys.stderr)
+            return 2
         return train_main(argv[1:])
     if argv[:1] == ["bench"]:
         return run_benchmark(argv[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from rich.console import Console
+
+    args = build_parser().parse_args(argv)
     out = Console(highlight=False)
     try:
         return args.func(args, out)
     except UsageError as exc:
-        print(f"alphadev {args.command}: {exc}", file=sys.stderr)
+        print(f"alphadev {args.command}: {_clip(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (see the module docstring)."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # argparse: --help, --version, a bad flag
+        return _exit_code(exc)
+    except KeyboardInterrupt:  # anywhere, start-up included
         print("alphadev: interrupted", file=sys.stderr)
         return 130
 

@@ -102,6 +102,12 @@ def config_from_args(config: type[T], args: argparse.Namespace, **overrides: Any
     return config(**values)
 
 
+def _shown(value: object) -> str:
+    """A value as a message echoes it: at most 24 characters."""
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
 def check_range(name: str, value: float | int | None, low=None, high=None) -> None:
     """ValueError naming the flag unless ``low <= value <= high`` (None: no limit)."""
     if value is None:
@@ -115,7 +121,7 @@ def check_range(name: str, value: float | int | None, low=None, high=None) -> No
             span = f"at least {low}"
         else:
             span = f"at most {high}"
-        raise ValueError(f"{flag_name(name)} must be {span}, got {value}")
+        raise ValueError(f"{flag_name(name)} must be {span}, got {_shown(value)}")
 
 
 #: The longest time limit accepted, in seconds (a week).
@@ -129,4 +135,6 @@ def check_seconds(name: str, value: float | None) -> None:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{flag_name(name)} must be positive and finite (seconds), got {value}")
     if value > MAX_SECONDS:
-        raise ValueError(f"{flag_name(name)} must be at most {MAX_SECONDS:g} seconds, got {value}")
+        raise ValueError(
+            f"{flag_name(name)} must be at most {MAX_SECONDS:g} seconds, got {_shown(value)}"
+        )

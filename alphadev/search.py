@@ -8,19 +8,24 @@ The engines share one best-so-far (:class:`_Shared`) in two lanes, one per core:
   then for n <= :data:`EXACT_MAX_N` exact tail searches (:func:`alphadev.exact.shorten_tail`)
   and the exact descent ("is there a core one instruction shorter?") until the answer is no:
   the best is then optimal in the enumeration space (:class:`alphadev.exact.Space`);
-* **the calling thread**: for ISAs with ``min``/``max``, the best-first beam over row-set
-  states (:mod:`alphadev.exact.best_first`, counterexample-guided rows), then, for
-  n <= :data:`MCTS_MAX_N`, MCTS episodes of the assembly game with the evaluator chosen by
+* **the second lane** (another worker thread): for ISAs with ``min``/``max``, the best-first
+  beam over row-set states (:mod:`alphadev.exact.best_first`, counterexample-guided rows),
+  then, for n <= :data:`MCTS_MAX_N`, MCTS episodes of the assembly game with the evaluator chosen by
   ``checkpoint`` (a trained network, a fresh one, or the heuristic), branch-and-bound against
   the best length known to any engine.
 
 ``method`` picks ``auto`` (both lanes) or one engine alone: ``exact`` (the whole exact lane),
 ``comparators`` (the comparator search from scratch), ``best-first``, ``mcts``.
 The search stops at the time limit, when the best length reaches ``target``, or when the exact
-descent proves the best optimal. The winner (shortest, then lowest critical path) is verified
-with :func:`alphadev.tasks.verify` (all tie patterns plus random int32 rows) before anything is
-written; ``found_by`` names the engine (and marks constructed seeds as such), ``optimal`` says
-whether anything was proved.
+descent proves the best optimal. The lanes run on worker threads and the calling thread only
+watches the clock: every engine polls the stop signal, and a lane that has not stopped
+:data:`STOP_GRACE` seconds after it was told to (a numba kernel compiling on a first run) is
+left behind, so :func:`run_search` returns within about the time limit plus that grace. A
+``KeyboardInterrupt`` on the calling thread stops the search the same way (``stop_reason``
+``"interrupted"``), keeping the best found so far. The winner (shortest, then lowest critical
+path) is verified with :func:`alphadev.tasks.verify` (all tie patterns plus random int32 rows)
+before anything is written; ``found_by`` names the engine (and marks constructed seeds as
+such), ``optimal`` says whether anything was proved.
 """
 
 from __future__ import annotations
@@ -64,6 +69,15 @@ MCTS_MEMORY = 1 << 30
 #: Memory for the best-first beam's node store and table, bytes.
 BEST_FIRST_MEMORY = 512 << 20
 PACKAGED_CHECKPOINTS = Path(__file__).parent / "checkpoints"
+#: Seconds a lane may take, once told to stop, to reach its next poll before the search goes
+#: on without it.
+STOP_GRACE = 1.0
+#: MCTS simulations run between two looks at the stop signal (fewer for large tasks: at most
+#: :data:`MCTS_CHUNK_ROWS` test rows times simulations).
+MCTS_CHUNK = 256
+MCTS_CHUNK_ROWS = 1 << 16
+#: Registers the best-first beam takes at most.
+BEST_FIRST_MAX_REGISTERS = 10
 
 
 #: Sort sizes the search accepts.
@@ -119,8 +133,14 @@ class SearchConfig:
         check_seconds("time_limit", self.time_limit)
         check_range("simulations", self.simulations, 1, 1_000_000)
         check_range("target", self.target, 1)
+        check_range("seed", self.seed, 0, 2**63 - 1)
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: expected one of {METHODS}")
+        if self.method == "best-first" and registers > BEST_FIRST_MAX_REGISTERS:
+            raise ValueError(
+                f"--registers: the best-first beam takes at most {BEST_FIRST_MAX_REGISTERS} "
+                f"registers, got {registers}"
+            )
 
 
 @dataclass(frozen=True)
@@ -158,6 +178,9 @@ class SearchResult:
     enumeration_states: int
     evaluator: str
     history: list[Candidate] = field(default_factory=list)
+    #: Lanes that had not stopped :data:`STOP_GRACE` seconds after the stop (on a first run:
+    #: still compiling their numba kernels) and were left behind.
+    left_behind: tuple[str, ...] = ()
 
     @property
     def states(self) -> int:
@@ -182,6 +205,9 @@ class _Shared:
         self.history: list[Candidate] = []
         self.optimal = False
         self.simulations = 0
+        self.mcts_states = 0
+        self.evaluator = "none"
+        self.errors: list[BaseException] = []
         self.stop_reason = "time limit"
 
     def offer(self, program: Program, found_by: str) -> bool:
@@ -315,8 +341,10 @@ def _best_first_lane(shared: _Shared, config: SearchConfig) -> None:
 
 def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) -> MCTS:
     """The MCTS engine: episodes until stopped, pruned by the best length known. Returns the
-    search (for its counters)."""
+    search (for its counters). The simulations of a move run in chunks of at most
+    :data:`MCTS_CHUNK`, with a look at the stop signal between two."""
     rng = np.random.default_rng(config.seed)
+    chunk = max(1, min(MCTS_CHUNK, MCTS_CHUNK_ROWS // game.task.num_rows))
 
     def on_correct(gs: GameState) -> None:
         shared.offer(game.program(gs), "mcts")
@@ -330,9 +358,16 @@ def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) 
         node = root
         while not shared.stop.is_set() and not mcts.is_terminal(node):
             mcts.bound = shared.best_length()
-            node = mcts.run(node, config.simulations)
-            shared.simulations = mcts.simulations
-            if mcts.is_dead(node) or not mcts.is_expanded(node):
+            done = 0
+            while done < config.simulations and not shared.stop.is_set():
+                before = mcts.simulations
+                node = mcts.run(node, min(chunk, config.simulations - done))
+                done += chunk
+                shared.simulations = mcts.simulations
+                shared.mcts_states = mcts.evaluations
+                if mcts.simulations == before or mcts.is_dead(node) or mcts.is_terminal(node):
+                    break
+            if shared.stop.is_set() or mcts.is_dead(node) or not mcts.is_expanded(node):
                 break
             node = mcts.child(node, mcts.select_action(node, temperature=1.0))
     return mcts
@@ -344,10 +379,45 @@ def _has_min_max(task: SortTask) -> bool:
 
 def _mcts_config(game: AssemblyGame) -> MCTSConfig:
     """MCTS hyperparameters with the tree sized to :data:`MCTS_MEMORY` (each node holds its
-    machine state over every test row and a row of statistics per action)."""
+    machine state over every test row and a row of statistics per action: sort8's take 38 MB,
+    so its tree has a few dozen nodes)."""
     rows, locations = game.task.initial_state.shape
     per_node = mcts_tree.bytes_per_node(rows, locations, game.num_actions)
-    return MCTSConfig(max_nodes=max(1_000, min(400_000, MCTS_MEMORY // per_node)))
+    return MCTSConfig(max_nodes=max(16, min(400_000, MCTS_MEMORY // per_node)))
+
+
+def _start_lane(shared: _Shared, name: str, body: Callable[[], None]) -> threading.Thread:
+    """Run ``body`` on a daemon thread; an exception it raises stops the search and is raised
+    again by :func:`run_search` on the calling thread."""
+
+    def lane() -> None:
+        try:
+            body()
+        except BaseException as exc:  # handed to the calling thread
+            shared.errors.append(exc)
+            shared.finish("error")
+
+    thread = threading.Thread(target=lane, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _other_lanes(shared: _Shared, config: SearchConfig, game: AssemblyGame) -> None:
+    """Everything but the exact lane, one engine after the other (the second lane)."""
+    method, task = config.method, shared.task
+    if method == "comparators":
+        _comparator_lane(shared, config)
+    wide = task.registers > BEST_FIRST_MAX_REGISTERS
+    if method == "best-first" or (method == "auto" and _has_min_max(task) and not wide):
+        _best_first_lane(shared, config)  # the beam shines where min/max exist
+    if method == "mcts" or (method == "auto" and task.n <= MCTS_MAX_N):
+        evaluator, shared.evaluator = make_evaluator(config.checkpoint, game, config.seed)
+        if not shared.stop.is_set():
+            mcts = _mcts(shared, config, game, evaluator)
+            shared.mcts_states = mcts.evaluations
+            shared.simulations = mcts.simulations
+        if method == "mcts":
+            shared.finish("search space exhausted")
 
 
 def run_search(
@@ -358,77 +428,58 @@ def run_search(
     """Run the search. ``on_progress(seconds, best, simulations, states)`` is called a few
     times a second from the calling thread.
 
-    Lanes by ``config.method``: ``exact`` (a worker thread: constructed seeds, the comparator
-    search, exact tail searches and the exact descent), ``best-first`` (the row-set beam),
-    ``comparators`` (the comparator search alone, from scratch), ``mcts`` (episodes of the
-    game with the evaluator), and ``auto``: the exact lane on a worker thread beside, on the
-    calling thread, the best-first beam (ISAs with min/max) and then, for
-    n <= :data:`MCTS_MAX_N`, the MCTS (two cores, one best-so-far)."""
+    Lanes by ``config.method``: ``exact`` (constructed seeds, the comparator search, exact
+    tail searches and the exact descent), ``best-first`` (the row-set beam), ``comparators``
+    (the comparator search alone, from scratch), ``mcts`` (episodes of the game with the
+    evaluator), and ``auto``: the exact lane beside a second lane running the best-first beam
+    (ISAs with min/max) and then, for n <= :data:`MCTS_MAX_N`, the MCTS (two cores, one
+    best-so-far). Each lane is a worker thread; the calling thread stops them at the time
+    limit (or on ``KeyboardInterrupt``) and waits at most :data:`STOP_GRACE` seconds for each.
+    An exception raised in a lane (a bad checkpoint: ``ValueError``) is raised here."""
+    t0 = time.perf_counter()
+    deadline = t0 + config.time_limit
     task = SortTask(config.n, config.registers, config.isa)
     game = AssemblyGame(task)
-    t0 = time.perf_counter()
+    # Load (on a first run: compile) the emulator that assembling and verifying a kernel use,
+    # here, before a lane can hold numba's compiler lock for as long as a compilation takes.
+    verify(Program(task.layout, ()), task, random_rows=3)
     shared = _Shared(task, config.target, t0)
-    deadline = t0 + config.time_limit
     method = config.method
 
-    worker = None
-    if method in ("auto", "exact"):  # start first: it works while the network (torch) loads
-        worker = threading.Thread(
-            target=_exact_lane, args=(shared, config), name="exact", daemon=True
-        )
-        worker.start()
+    lanes = []
+    if method in ("auto", "exact"):  # first: it works while the network (torch) loads
+        lanes.append(_start_lane(shared, "exact", lambda: _exact_lane(shared, config)))
+    if method != "exact":
+        lanes.append(_start_lane(shared, "engines", lambda: _other_lanes(shared, config, game)))
 
     def progress() -> None:
         if on_progress is not None:
             elapsed = time.perf_counter() - t0
             on_progress(elapsed, shared.best, shared.simulations, shared.control.nodes)
 
-    timer = threading.Timer(
-        max(0.0, deadline - time.perf_counter()), shared.finish, args=("time limit",)
-    )
-    timer.daemon = True
-    timer.start()
-    stop_progress = threading.Event()
-
-    def tick() -> None:
-        while not stop_progress.wait(0.25):
-            progress()
-
-    ticker = threading.Thread(target=tick, name="progress", daemon=True)
-    ticker.start()
-    mcts_states = 0
-    evaluator_name = "none"
     try:
-        if method == "comparators":
-            _comparator_lane(shared, config)
-        if method == "best-first" or (method == "auto" and _has_min_max(task)):
-            _best_first_lane(shared, config)  # the beam shines where min/max exist
-        if method == "mcts" or (method == "auto" and task.n <= MCTS_MAX_N):
-            evaluator, evaluator_name = make_evaluator(config.checkpoint, game, config.seed)
-            if not shared.stop.is_set():
-                mcts = _mcts(shared, config, game, evaluator)
-                mcts_states = mcts.evaluations
-                shared.simulations = mcts.simulations
-        if worker is not None:  # the other lanes are done: let the exact lane use the time
-            while worker.is_alive() and not shared.stop.wait(0.2):
-                pass
+        while any(lane.is_alive() for lane in lanes):
+            if time.perf_counter() >= deadline:
+                shared.finish("time limit")
+            if shared.stop.wait(min(0.25, max(0.01, deadline - time.perf_counter()))):
+                break
+            progress()
     except KeyboardInterrupt:
         shared.finish("interrupted")
-    except BaseException:  # a bad checkpoint: stop the lane already running, then report
-        shared.finish("error")
-        if worker is not None:
-            worker.join()
-        raise
     finally:
-        stop_progress.set()
         if not shared.stop.is_set():
-            shared.finish("search space exhausted" if method == "mcts" else "done")
-        timer.cancel()
-        if worker is not None:
-            worker.join()
+            shared.finish("done")
+        grace = time.perf_counter() + STOP_GRACE
+        for lane in lanes:  # each stops at its next poll; one still compiling is left behind
+            lane.join(max(0.0, grace - time.perf_counter()))
+    left_behind = tuple(lane.name for lane in lanes if lane.is_alive())
+    if shared.errors:
+        raise shared.errors[0]
     progress()
     seconds = time.perf_counter() - t0
-    best = shared.best
+    with shared.lock:
+        best = shared.best
+        history = list(shared.history)
     verified = verify(best.program, task) if best is not None else None
     if verified is not None and not verified.correct:
         raise AssertionError(f"search returned a program that fails verification: {verified}")
@@ -440,10 +491,11 @@ def run_search(
         stop_reason=shared.stop_reason,
         seconds=seconds,
         simulations=shared.simulations,
-        mcts_states=mcts_states,
+        mcts_states=shared.mcts_states,
         enumeration_states=shared.control.nodes,
-        evaluator=evaluator_name,
-        history=list(shared.history),
+        evaluator=shared.evaluator,
+        history=history,
+        left_behind=left_behind,
     )
 
 

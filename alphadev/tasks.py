@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from alphadev.asm import MAX_N, MAX_REGISTERS
 from alphadev.emulator import run_program
 from alphadev.isa import FLAGS, ActionSpace, Isa, Layout, Op, Program, get_isa
 
 __all__ = [
+    "MAX_RANDOM_ROWS",
     "OPTIMAL_COMPARATORS",
     "Counterexample",
     "SortTask",
@@ -33,6 +35,9 @@ __all__ = [
 #: Comparators of the smallest sorting networks for n = 0..8 (Knuth, TAOCP vol. 3, 5.3.4).
 OPTIMAL_COMPARATORS = (0, 0, 1, 3, 5, 9, 12, 16, 19)
 
+#: Random int32 rows :func:`verify` runs at most.
+MAX_RANDOM_ROWS = 1_000_000
+
 INT32_MIN = int(np.iinfo(np.int32).min)
 INT32_MAX = int(np.iinfo(np.int32).max)
 _SPECIAL = np.array(
@@ -43,20 +48,26 @@ _SPECIAL = np.array(
 
 @functools.lru_cache(maxsize=16)
 def _tie_pattern_rows_cached(n: int) -> np.ndarray:
-    if not 1 <= n <= 8:
-        raise ValueError(f"tie-pattern rows are built for 1 <= n <= 8, got n={n}")
-    # Every sequence over 0..n-1, in lexicographic order: digit j of k in base n.
-    codes = np.arange(n**n, dtype=np.int64)
-    digits = np.empty((codes.size, n), dtype=np.int8)
-    for position in range(n - 1, -1, -1):
-        digits[:, position] = codes % n
-        codes //= n
-    # Keep sequences whose values form a prefix {0..j-1}: value v+1 present implies v present.
-    present = np.zeros((digits.shape[0], n), dtype=bool)
-    for value in range(n):
-        present[:, value] = (digits == value).any(axis=1)
-    keep = np.all(present[:, :-1] >= present[:, 1:], axis=1)
-    rows = digits[keep].astype(np.int32)
+    if not 1 <= n <= MAX_N:
+        raise ValueError(f"tie-pattern rows are built for 1 <= n <= {MAX_N}, got n={n}")
+    # Grow the sequences one position at a time, appending each digit 0..n-1 in order (so the
+    # result is lexicographic), and keep a prefix only while the values missing below its
+    # largest can still be placed in the positions left: at the end the values form {0..j-1}.
+    popcount = np.array([bin(m).count("1") for m in range(1 << n)], dtype=np.int64)
+    highest = np.array([m.bit_length() for m in range(1 << n)], dtype=np.int64)
+    rows = np.zeros((1, 0), dtype=np.int32)
+    masks = np.zeros(1, dtype=np.int64)
+    digits = np.arange(n, dtype=np.int32)
+    for position in range(n):
+        left = n - position - 1
+        grown = np.empty((rows.shape[0] * n, position + 1), dtype=np.int32)
+        grown[:, :position] = np.repeat(rows, n, axis=0)
+        grown[:, position] = np.tile(digits, rows.shape[0])
+        grown_masks = np.repeat(masks, n) | (np.int64(1) << np.tile(digits, masks.shape[0]))
+        gaps = highest[grown_masks] - popcount[grown_masks]
+        keep = gaps <= left
+        rows, masks = grown[keep], grown_masks[keep]
+    rows = np.ascontiguousarray(rows)
     rows.setflags(write=False)
     return rows
 
@@ -120,8 +131,14 @@ class SortTask:
     """
 
     def __init__(self, n: int, registers: int | None = None, isa: Isa | str = "cmov") -> None:
+        if not 1 <= n <= MAX_N:
+            raise ValueError(f"sort sizes 1 to {MAX_N} are supported, got n={n}")
         self.n = n
         self.registers = n + 1 if registers is None else registers
+        if not 1 <= self.registers <= MAX_REGISTERS:
+            raise ValueError(
+                f"register counts 1 to {MAX_REGISTERS} are supported, got {self.registers}"
+            )
         self.layout = Layout(n, self.registers)
         self.isa = get_isa(isa)
         self.inputs = tie_pattern_rows(n)
@@ -231,8 +248,15 @@ def verify(
     Returns the first counterexample (tie-pattern rows first) if any row is wrong. A program
     that reads the flags or a register before they are set is never correct (``reason`` says
     why), even where the rows happen to come out sorted with registers starting at zero.
+    ``random_rows`` is at most :data:`MAX_RANDOM_ROWS`; ``seed`` is a non-negative integer.
     """
     n = task if isinstance(task, int) else task.n
+    if not 0 <= random_rows <= MAX_RANDOM_ROWS:
+        raise ValueError(
+            f"random_rows must be between 0 and {MAX_RANDOM_ROWS:,}, got {random_rows}"
+        )
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
     if program.layout.n != n:
         raise ValueError(f"program is for {program.layout.n} memory slots, task is sort{n}")
     ties = tie_pattern_rows(n)

@@ -51,6 +51,12 @@ BAD = [
     ("; task: sorted\nmov r0, m0\n", 1, 9, ["expected a task like 'sort3'", "'sorted'"]),
     ("; task: sort2\n; length: 3\nmov r0, m0\n", 2, 11, ["length 3", "1 instructions"]),
     ("mov r0, r1\n", 1, 1, ["cannot tell the sort size"]),
+    ("mov r16, m0\n", 1, 5, ["register 'r16' out of range", "at most r15"]),
+    ("mov r0, m8\n", 1, 9, ["memory slot 'm8' out of range", "at most m7"]),
+    ("mov r\u0661, m0\n", 1, 5, ["found 'r\u0661'"]),  # an Arabic-Indic digit is not 1
+    ("; task: sort9\nmov r0, m0\n", 1, 9, ["out of range: sort1 to sort8"]),
+    ("; registers: 17\nmov r0, m0\n", 1, 14, ["out of range: 1 to 16"]),
+    ("mov " + "x" * 1000 + ", m0\n", 1, 5, ["found '" + "x" * 40 + "'..."]),
 ]
 
 
@@ -63,6 +69,14 @@ def test_malformed_input_names_line_column_and_expectation(text, line, column, w
     for word in words:
         assert word in str(err)
     assert str(err).startswith(f"line {line}, col {column}: ")
+
+
+def test_a_byte_order_mark_is_skipped_and_a_large_file_refused(tmp_path):
+    assert asm.parse("\ufeff; task: sort2\nmov r0, m0\n").header == {"task": "sort2"}
+    path = tmp_path / "big.s"
+    path.write_text(";" * (asm.MAX_FILE_BYTES + 1))
+    with pytest.raises(asm.AsmError, match="file too large"):
+        asm.parse_file(path)
 
 
 def test_file_errors_carry_the_path(tmp_path):

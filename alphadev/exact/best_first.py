@@ -38,8 +38,9 @@ from ``memory_bytes``. A full table is only weaker dedup (nothing is dropped, so
 stands); a full node store stops the search (``capped``, and then nothing is proved).
 
 **Threads.** The kernel is ``@njit(nogil=True)``, polls ``control.array[STOP]`` every
-:data:`~alphadev.exact.control.POLL_EVERY` states and adds generated states to
-``control.array[NODES]``.
+:data:`~alphadev.exact.control.POLL_EVERY` states, and on more than 4,096 rows (sort7's and
+sort8's permutations) before every state it takes and every move it tries, so that a stop is
+seen within milliseconds; it adds generated states to ``control.array[NODES]``.
 
 Every core returned has passed :func:`alphadev.tasks.verify` on all tie-pattern rows; a
 search on fewer rows (:func:`with_counterexamples`) adds the rows a candidate gets wrong and
@@ -64,7 +65,7 @@ from alphadev.exact.columns import (
     is_dead,
     missing_targets,
 )
-from alphadev.exact.control import NODES, POLL_EVERY, STOP, SearchControl
+from alphadev.exact.control import NODES, POLL_EVERY, POLL_ROWS, STOP, SearchControl
 from alphadev.exact.space import Core, core_actions, failing_rows
 from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed, mix64
 from alphadev.isa import Op
@@ -352,7 +353,16 @@ def _kernel(
     used = 1
     node_full = False
 
+    # Large states (sort7 and sort8): look at the stop flag before every state taken and every
+    # move tried, each a pass over every row; small ones: every POLL_EVERY states generated.
+    fine = rows > POLL_ROWS // POLL_EVERY
     while True:
+        if fine and control[STOP] != 0:
+            out[_O_STATUS] = _STOPPED
+            out[_O_NODES] = generated
+            out[_O_EXPANDED] = expanded
+            out[_O_USED] = used
+            return
         while low < buckets and heads[low] < 0:
             low += 1
         if low >= buckets:
@@ -443,6 +453,12 @@ def _kernel(
         expanded += 1
         child_g = g + 1
         for a in range(actions.shape[0]):
+            if fine and control[STOP] != 0:
+                out[_O_STATUS] = _STOPPED
+                out[_O_NODES] = generated
+                out[_O_EXPANDED] = expanded
+                out[_O_USED] = used
+                return
             op = actions[a, 0]
             dst = actions[a, 1]
             src = actions[a, 2]

@@ -33,7 +33,7 @@ from numba import njit
 from alphadev.emulator import compare
 from alphadev.exact.bound_lower import lower_bound, merges_only_cmov
 from alphadev.exact.columns import column_result, held_target, is_dead, missing_targets
-from alphadev.exact.control import NODES, POLL_EVERY, STOP, SearchControl
+from alphadev.exact.control import NODES, POLL_EVERY, POLL_ROWS, STOP, SearchControl
 from alphadev.exact.space import Core, assemble, core_actions, core_of, start_state, target_columns
 from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed
 from alphadev.isa import Op, Program
@@ -182,6 +182,7 @@ def _search(
     generated = 0
     num_actions = actions.shape[0]
     depth = 0
+    poll = max(1, min(POLL_EVERY, POLL_ROWS // max(rows, 1)))  # states between two looks
     while depth >= 0:
         a = next_action[depth]
         if a >= num_actions or depth >= limit:
@@ -212,9 +213,9 @@ def _search(
                 continue
             control[NODES] += 1
             generated += 1
-            if generated % POLL_EVERY == 0 and (
-                control[STOP] != 0 or (max_nodes > 0 and generated >= max_nodes)
-            ):
+            if generated % poll == 0 and control[STOP] != 0:
+                return _FOUND_STOPPED
+            if generated % POLL_EVERY == 0 and max_nodes > 0 and generated >= max_nodes:
                 return _FOUND_STOPPED
             regs[child] = regs[depth]
             written[child] = written[depth]
@@ -248,9 +249,9 @@ def _search(
                     continue
             control[NODES] += 1
             generated += 1
-            if generated % POLL_EVERY == 0 and (
-                control[STOP] != 0 or (max_nodes > 0 and generated >= max_nodes)
-            ):
+            if generated % poll == 0 and control[STOP] != 0:
+                return _FOUND_STOPPED
+            if generated % POLL_EVERY == 0 and max_nodes > 0 and generated >= max_nodes:
                 return _FOUND_STOPPED
             held = held_target(column, targets)
             if tight:

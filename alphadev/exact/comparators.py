@@ -172,11 +172,13 @@ class _ZeroOne:
     def fits(self, vectors: int, budget: int) -> bool:
         """Whether at most ``budget`` more comparators can sort ``vectors`` (exact)."""
         self.work = -1
+        self.control = None
         return self._fits(vectors, budget)
 
     def allows(self, vectors: int, budget: int, work: int, control: SearchControl) -> bool:
         """:meth:`fits`, but True (not known to be impossible) once ``work`` sets were
-        expanded or ``control`` asks to stop; what was settled stays memoised."""
+        expanded (``work`` < 0: no cap) or ``control`` asks to stop (looked at before each
+        expansion, also when the test runs to the end); what was settled stays memoised."""
         self.work = work
         self.control = control
         try:
@@ -195,9 +197,11 @@ class _ZeroOne:
         upper = self.upper.get(vectors)
         if upper is not None and upper <= budget:
             return True
+        if self.control is not None and self.control.stopped:  # an expansion costs far more
+            raise _OutOfWork
         if self.work >= 0:
             self.work -= 1
-            if self.work < 0 or (self.work % 1024 == 0 and self.control.stopped):
+            if self.work < 0:
                 raise _OutOfWork
         children = []
         for pair in self.pairs:
@@ -385,6 +389,8 @@ class _Beam:
                 if self.control.stopped:
                     return finished, True, kept
                 for pair in choose(level, node):
+                    if self.control.stopped:
+                        return finished, True, kept
                     for seq in self.lowerings(node, pair):
                         candidates.append((len(node.core) + len(seq), index, pair, seq))
             if self.control.stopped:
@@ -394,6 +400,8 @@ class _Beam:
             seen = set()
             next_nodes = []
             for c in order:
+                if self.control.stopped:
+                    return finished, True, kept
                 _, index, pair, seq = candidates[c]
                 child = self.child(level_nodes[index], pair, seq, zo)
                 key = int(

@@ -14,11 +14,13 @@ from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask
 
 __all__ = ["OPTIMAL_COMPARATORS", "compare_exchange", "network_core", "sorting_network"]
 
-_MOV, _CMP, _CMOVL, _CMOVG, _MIN, _MAX = (
+_MOV, _CMP, _CMOVL, _CMOVG, _CMOVLE, _CMOVGE, _MIN, _MAX = (
     int(Op.MOV),
     int(Op.CMP),
     int(Op.CMOVL),
     int(Op.CMOVG),
+    int(Op.CMOVLE),
+    int(Op.CMOVGE),
     int(Op.MIN),
     int(Op.MAX),
 )
@@ -27,13 +29,18 @@ _MOV, _CMP, _CMOVL, _CMOVG, _MIN, _MAX = (
 def compare_exchange(isa: Isa, i: int, j: int, scratch: int) -> Core:
     """Core instructions that put ``min`` in register ``i`` and ``max`` in ``j`` using
     ``scratch``: ``mov t, ri; min ri, rj; max rj, t`` when the ISA has min/max, else
-    ``mov t, ri; cmp ri, rj; cmovg ri, rj; cmovg rj, t``."""
+    ``mov t, ri; cmp ri, rj; cmovg ri, rj; cmovg rj, t`` (or the same with the ISA's one
+    cmov, the compare turned around for ``cmovl``/``cmovle``)."""
     if Op.MIN in isa.ops and Op.MAX in isa.ops:
         return [(_MOV, scratch, i), (_MIN, i, j), (_MAX, j, scratch)]
     if Op.CMP in isa.ops and Op.CMOVG in isa.ops:
         return [(_MOV, scratch, i), (_CMP, i, j), (_CMOVG, i, j), (_CMOVG, j, scratch)]
     if Op.CMP in isa.ops and Op.CMOVL in isa.ops:
         return [(_MOV, scratch, i), (_CMP, j, i), (_CMOVL, i, j), (_CMOVL, j, scratch)]
+    if Op.CMP in isa.ops and Op.CMOVGE in isa.ops:  # ties exchange equal values: still sorted
+        return [(_MOV, scratch, i), (_CMP, i, j), (_CMOVGE, i, j), (_CMOVGE, j, scratch)]
+    if Op.CMP in isa.ops and Op.CMOVLE in isa.ops:
+        return [(_MOV, scratch, i), (_CMP, j, i), (_CMOVLE, i, j), (_CMOVLE, j, scratch)]
     raise ValueError(f"ISA {isa.name} cannot express a compare-exchange")
 
 

@@ -1,8 +1,12 @@
 """What a run leaves on disk: the checkpoint, the metrics file, TensorBoard logs.
 
 * ``checkpoint.pt`` (written atomically): weights, optimizer, replay contents, counters, RNG
-  states, the config, the best program. :func:`load_checkpoint` names the file and what is
-  wrong when it is missing, corrupted or foreign.
+  states, the config, the best program, and ``sha256``, a digest of all of that
+  (:func:`payload_digest`: over the values, so it does not depend on how ``torch.save`` lays
+  out the file). :func:`load_checkpoint` names the file and what is wrong when it is missing,
+  corrupted (also when the bytes still load but the digest differs) or foreign. The file is
+  still a plain ``torch.save`` dict with ``network_config`` and ``model``, so
+  :func:`alphadev.network.load_network` reads it as it is.
 * ``metrics.csv``: one row per ``log_every`` steps with :data:`METRIC_FIELDS`; on resume the
   rows past the checkpoint are dropped (:func:`truncate_metrics`) so the file stays continuous.
 * ``tensorboard/`` when the ``tensorboard`` extra is installed.
@@ -11,6 +15,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import random
 from pathlib import Path
@@ -29,6 +34,7 @@ __all__ = [
     "append_metrics",
     "load_checkpoint",
     "metrics_row",
+    "payload_digest",
     "restore_rng",
     "rng_state",
     "save_checkpoint",
@@ -46,22 +52,86 @@ METRIC_FIELDS = [
 ]  # fmt: skip
 
 
+#: The key of the digest in a checkpoint.
+DIGEST = "sha256"
+
+
+def _feed(digest, value: object) -> None:
+    """Add ``value`` to ``digest``: its type, its shape and its contents, recursively."""
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().to("cpu").contiguous()
+        digest.update(f"T{tensor.dtype}{tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, np.ndarray):
+        if value.dtype == object:
+            digest.update(f"O{value.shape};".encode())
+            for item in value.reshape(-1).tolist():
+                _feed(digest, item)
+        else:
+            digest.update(f"A{value.dtype.str}{value.shape};".encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)};".encode())
+        for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{'L' if isinstance(value, list) else 'U'}{len(value)};".encode())
+        for item in value:
+            _feed(digest, item)
+    elif isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+        digest.update(f"S{len(data)};".encode() + data)
+    elif isinstance(value, (bytes, bytearray)):
+        digest.update(f"B{len(value)};".encode() + bytes(value))
+    elif isinstance(value, bool) or value is None:
+        digest.update(f"C{value};".encode())
+    elif isinstance(value, int):
+        digest.update(f"I{value};".encode())
+    elif isinstance(value, float):
+        digest.update(f"F{value.hex()};".encode())
+    elif isinstance(value, np.generic):
+        digest.update(f"G{value.dtype.str};".encode() + value.tobytes())
+    else:
+        digest.update(f"R{type(value).__qualname__}{value!r};".encode())
+
+
+def payload_digest(payload: dict) -> str:
+    """SHA-256 (hex) of every entry of ``payload`` but :data:`DIGEST`, over the values (type,
+    shape and bytes of each tensor and array; keys in sorted order), so that it does not
+    depend on how the file stores them."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in payload.items() if k != DIGEST})
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: Path, payload: dict) -> None:
+    """Write ``payload`` and its :func:`payload_digest` atomically to ``path``."""
+    sealed = {**payload, DIGEST: payload_digest(payload)}
+
     def fill(handle) -> None:
-        torch.save(payload, handle)
+        torch.save(sealed, handle)
 
     write_with(path, fill)
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """A training checkpoint; :class:`~alphadev.network.CheckpointError` names the file and
-    what is wrong when it is missing, corrupted or foreign."""
+    """A training checkpoint (without its digest); :class:`~alphadev.network.CheckpointError`
+    names the file and what is wrong when it is missing, corrupted (the digest of what was
+    read differs from the one saved) or foreign. A checkpoint written before digests existed
+    loads as it is."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
     data = read_checkpoint_file(path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an alphadev training checkpoint ({FORMAT})")
+    stored = data.pop(DIGEST, None)
+    if stored is not None and stored != payload_digest(data):
+        raise CheckpointError(
+            f"{path}: corrupted checkpoint: its contents do not match the sha256 saved with "
+            "them (the file was damaged after it was written)"
+        )
     return data
 
 

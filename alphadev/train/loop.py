@@ -13,8 +13,8 @@ checkpointing as it goes; at exit (Ctrl-C included) stop the workers and checkpo
   ``curriculum_window`` episodes at it were ``curriculum_threshold`` correct, it drops to one
   below the longest of their correct programs (so it follows what the agent already does);
   past the game's default it keeps going (shorter programs); when a whole window fails it
-  steps back one, and tries again after the next good window. Every metrics row also plays the policy alone (no
-  search) on the default game: ``policy_correct``, ``policy_length``.
+  steps back one, and tries again after the next good window. Every metrics row also plays
+  the policy alone (no search) on the default game: ``policy_correct``, ``policy_length``.
 * **Provenance**: the checkpoint records whether any program from outside the agent's own
   search (demonstrations, or weights given by ``init_from``) entered the run.
 * **Run folder** (:mod:`alphadev.train.checkpoints`): ``checkpoint.pt``, ``metrics.csv``,
