@@ -103,6 +103,11 @@ class SearchConfig:
         help="auto: the engines race on one best-so-far; or one engine alone",
     )
     simulations: int = option(64, help="MCTS simulations per move")
+    gumbel: bool = option(
+        False,
+        help="the MCTS picks each move with a Gumbel root (sequential halving over the "
+        "likeliest moves) instead of sampling the visit counts",
+    )
     time_limit: float = option(
         60.0,
         help="seconds; the search stops sooner when it proves its best optimal or reaches --target",
@@ -115,8 +120,9 @@ class SearchConfig:
     checkpoint: str | None = option(
         None,
         metavar="PATH",
-        help="MCTS evaluator: a checkpoint PATH, 'untrained' or 'heuristic' (default: the "
-        "packaged net for this task if shipped, else heuristic)",
+        help="MCTS evaluator: a checkpoint PATH, 'untrained' (the net `alphadev train` starts "
+        "from) or 'heuristic' (default: the packaged net for this task if shipped, else "
+        "heuristic)",
     )
     target: int | None = option(
         None, help="stop once the best length is at most this", metavar="LENGTH"
@@ -265,7 +271,7 @@ def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
     if spec == "untrained":
         with torch.random.fork_rng():  # seeded weights without touching the global RNG
             torch.manual_seed(seed)
-            net = PolicyValueNet(NetworkConfig())
+            net = PolicyValueNet(NetworkConfig(phi_weight=1.0))  # as training starts
         return NetworkEvaluator(net, game), "untrained network"
     try:
         net = load_network(spec)
@@ -359,7 +365,7 @@ def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) 
         while not shared.stop.is_set() and not mcts.is_terminal(node):
             mcts.bound = shared.best_length()
             done = 0
-            while done < config.simulations and not shared.stop.is_set():
+            while not config.gumbel and done < config.simulations and not shared.stop.is_set():
                 before = mcts.simulations
                 node = mcts.run(node, min(chunk, config.simulations - done))
                 done += chunk
@@ -367,9 +373,16 @@ def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) 
                 shared.mcts_states = mcts.evaluations
                 if mcts.simulations == before or mcts.is_dead(node) or mcts.is_terminal(node):
                     break
+            if config.gumbel:
+                mcts.ensure_expanded(node)
             if shared.stop.is_set() or mcts.is_dead(node) or not mcts.is_expanded(node):
                 break
-            node = mcts.child(node, mcts.select_action(node, temperature=1.0))
+            if config.gumbel:
+                action, _, node = mcts.gumbel_search(node, config.simulations)
+                shared.simulations = mcts.simulations
+            else:
+                action = mcts.select_action(node, temperature=1.0)
+            node = mcts.child(node, action)
     return mcts
 
 

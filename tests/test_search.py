@@ -38,6 +38,13 @@ def test_mcts_alone_finds_and_exhausts_sort2(tmp_path, capsys):
     assert result["simulations"] > 0 and result["stop_reason"] == "search space exhausted"
 
 
+def test_mcts_with_the_gumbel_root_finds_and_exhausts_sort2(tmp_path, capsys):
+    code, result = search_json(capsys, "--n", "2", "--method", "mcts", "--gumbel",
+                               "--time-limit", "60", "--out", str(tmp_path))  # fmt: skip
+    assert code == 0 and result["length"] == 8
+    assert result["simulations"] > 0 and result["stop_reason"] == "search space exhausted"
+
+
 def test_mcts_with_an_untrained_network_finds_sort2(tmp_path):
     result = run_search(
         SearchConfig(n=2, isa="minmax", method="mcts", checkpoint="untrained", time_limit=60)
