@@ -407,6 +407,8 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
                     "stop_reason": result.stop_reason,
                     "evaluator": result.evaluator,
                     "peak_rss_mb": _peak_rss_mb(),
+                    "memory": config.memory,
+                    "memory_capped": list(result.memory_capped),
                 },
                 indent=2,
             )
@@ -417,6 +419,8 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
             f"[red]no correct sort{args.n} found[/] in {result.seconds:.1f} s "
             f"({result.stop_reason})"
         )
+        for text in result.memory_capped:
+            out.print(f"memory cap hit: {text}")
         return code
     out.print(asm.format(best.program, header=None), end="")
     table = Table(title=f"alphadev search: sort{args.n} ({config.isa})", show_header=False)
@@ -432,7 +436,8 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         ("MCTS simulations", f"{result.simulations:,} in all ({result.evaluator})"),
         ("states", f"{result.states:,}"),
         ("verified", f"{result.verified.rows:,} rows"),
-        ("peak memory", f"{_peak_rss_mb():,.0f} MB resident"),
+        ("peak memory", f"{_peak_rss_mb():,.0f} MB resident (budget {config.memory})"),
+        *[("memory cap hit", text) for text in result.memory_capped],
         ("file", what),
     ]
     for key, value in rows:

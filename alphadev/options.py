@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 from typing import Any, TypeVar
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "config_from_args",
     "flag_name",
     "option",
+    "parse_bytes",
 ]
 
 T = TypeVar("T")
@@ -138,3 +140,25 @@ def check_seconds(name: str, value: float | None) -> None:
         raise ValueError(
             f"{flag_name(name)} must be at most {MAX_SECONDS:g} seconds, got {_shown(value)}"
         )
+
+
+_UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "M": 2**20, "MB": 2**20, "G": 2**30,
+          "GB": 2**30, "T": 2**40, "TB": 2**40}  # fmt: skip
+
+
+def parse_bytes(name: str, text: str, low: int = 0, high: int = 2**50) -> int:
+    """``"2GB"``, ``"512MB"``, ``"1.5G"`` or a plain number of bytes -> bytes (binary units),
+    checked against ``[low, high]``; a ``ValueError`` naming the flag otherwise."""
+    match = re.fullmatch(r"\s*([0-9]{1,12}(?:\.[0-9]{1,6})?)\s*([A-Za-z]{0,2})\s*", str(text))
+    unit = match.group(2).upper() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(
+            f"{flag_name(name)} must be a size such as 2GB or 512MB, got {_shown(text)}"
+        )
+    value = int(float(match.group(1)) * _UNITS[unit])
+    if not low <= value <= high:
+        raise ValueError(
+            f"{flag_name(name)} must be between {low >> 20} MB and {high >> 30} GB, "
+            f"got {_shown(text)}"
+        )
+    return value

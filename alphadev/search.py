@@ -46,7 +46,7 @@ from alphadev.isa import Op, Program, get_isa
 from alphadev.latency import critical_path
 from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
 from alphadev.mcts import tree as mcts_tree
-from alphadev.options import check_range, check_seconds, option
+from alphadev.options import check_range, check_seconds, option, parse_bytes
 from alphadev.tasks import SortTask, VerifyResult, verify
 
 __all__ = [
@@ -64,10 +64,6 @@ METHODS = ("auto", "exact", "comparators", "best-first", "mcts")
 EXACT_MAX_N = 6
 #: Above this n ``auto`` runs no MCTS (a game state holds every row: sort6 has 4,683).
 MCTS_MAX_N = 5
-#: Memory for the MCTS node table, bytes (each node holds its machine state over all rows).
-MCTS_MEMORY = 1 << 30
-#: Memory for the best-first beam's node store and table, bytes.
-BEST_FIRST_MEMORY = 512 << 20
 PACKAGED_CHECKPOINTS = Path(__file__).parent / "checkpoints"
 #: Seconds a lane may take, once told to stop, to reach its next poll before the search goes
 #: on without it.
@@ -127,7 +123,19 @@ class SearchConfig:
     target: int | None = option(
         None, help="stop once the best length is at most this", metavar="LENGTH"
     )
+    memory: str = option(
+        "2GB",
+        help="memory budget of the search's tables: half for the MCTS tree, a quarter for the "
+        "best-first frontier, 1/16 for the exact engines' transposition table (the rest is "
+        "the process itself); a full table degrades (the tree starts afresh, the beam stops) "
+        "and the summary says so",
+        metavar="SIZE",
+    )
     tail_nodes: int = 2_000_000
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_bytes("memory", self.memory)
 
     def __post_init__(self) -> None:
         check_range("n", self.n, 2, MAX_N)
@@ -140,6 +148,7 @@ class SearchConfig:
         check_range("simulations", self.simulations, 1, 1_000_000)
         check_range("target", self.target, 1)
         check_range("seed", self.seed, 0, 2**63 - 1)
+        parse_bytes("memory", self.memory, 16 << 20, 1 << 40)
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: expected one of {METHODS}")
         if self.method == "best-first" and registers > BEST_FIRST_MAX_REGISTERS:
@@ -187,6 +196,8 @@ class SearchResult:
     #: Lanes that had not stopped :data:`STOP_GRACE` seconds after the stop (on a first run:
     #: still compiling their numba kernels) and were left behind.
     left_behind: tuple[str, ...] = ()
+    #: The tables that reached their share of ``--memory`` and how the search went on.
+    memory_capped: tuple[str, ...] = ()
 
     @property
     def states(self) -> int:
@@ -215,6 +226,7 @@ class _Shared:
         self.evaluator = "none"
         self.errors: list[BaseException] = []
         self.stop_reason = "time limit"
+        self.capped: list[str] = []  # tables that reached their share of the memory budget
 
     def offer(self, program: Program, found_by: str) -> bool:
         """Record ``program`` (correct on the tie rows) if it beats the best; True if it did."""
@@ -318,7 +330,8 @@ def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
         # (exact; exhausting it proves the best optimal), then widen the caps.
         best_length = shared.best_length()
         limit = best_length if best_length is not None else len(core) + 2 * task.n
-        outcome = exact.find(task, limit - 2 * task.n - 1, control=control, max_nodes=10 * cap)
+        outcome = exact.find(task, limit - 2 * task.n - 1, control=control, max_nodes=10 * cap,
+                             table_bits=_table_bits(config.memory_bytes // 16))  # fmt: skip
         if outcome.status == "found":
             shared.offer(outcome.program, "exact descent")
             core = exact.core_of(task, outcome.program)
@@ -339,8 +352,11 @@ def _best_first_lane(shared: _Shared, config: SearchConfig) -> None:
     """The best-first beam over row-set states (on the permutations, adding counterexample
     rows until a candidate verifies): anytime, never a proof."""
     found = best_first.with_counterexamples(
-        shared.task, control=shared.control, seed=config.seed, memory_bytes=BEST_FIRST_MEMORY
-    )
+        shared.task, control=shared.control, seed=config.seed,
+        memory_bytes=config.memory_bytes // 4,
+    )  # fmt: skip
+    if found.capped:
+        shared.capped.append("best-first: its frontier filled a quarter of --memory; it stopped")
     if found.core is not None:
         shared.offer(exact.assemble(shared.task, found.core), "best-first beam (not a proof)")
 
@@ -355,7 +371,8 @@ def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) 
     def on_correct(gs: GameState) -> None:
         shared.offer(game.program(gs), "mcts")
 
-    mcts = MCTS(game, evaluator, _mcts_config(game), rng=rng, on_correct=on_correct, prune=True)
+    tree_config = _mcts_config(game, config.memory_bytes // 2)
+    mcts = MCTS(game, evaluator, tree_config, rng=rng, on_correct=on_correct, prune=True)
     while not shared.stop.is_set():
         root = mcts.root(game.initial_state())
         mcts.bound = shared.best_length()
@@ -390,13 +407,20 @@ def _has_min_max(task: SortTask) -> bool:
     return {Op.MIN, Op.MAX} <= task.isa.ops
 
 
-def _mcts_config(game: AssemblyGame) -> MCTSConfig:
-    """MCTS hyperparameters with the tree sized to :data:`MCTS_MEMORY` (each node holds its
+def _table_bits(memory_bytes: int) -> int:
+    """log2 of the exact descent's transposition-table slots (10 bytes each) within
+    ``memory_bytes``, at most 22 (40 MB). The table is lossy: a smaller one costs time, never
+    soundness."""
+    return max(10, min(22, (memory_bytes // 10).bit_length() - 1))
+
+
+def _mcts_config(game: AssemblyGame, memory_bytes: int) -> MCTSConfig:
+    """MCTS hyperparameters with the tree sized to ``memory_bytes`` (each node holds its
     machine state over every test row and a row of statistics per action: sort8's take 38 MB,
     so its tree has a few dozen nodes)."""
     rows, locations = game.task.initial_state.shape
     per_node = mcts_tree.bytes_per_node(rows, locations, game.num_actions)
-    return MCTSConfig(max_nodes=max(16, min(400_000, MCTS_MEMORY // per_node)))
+    return MCTSConfig(max_nodes=max(16, min(400_000, memory_bytes // per_node)))
 
 
 def _start_lane(shared: _Shared, name: str, body: Callable[[], None]) -> threading.Thread:
@@ -429,6 +453,10 @@ def _other_lanes(shared: _Shared, config: SearchConfig, game: AssemblyGame) -> N
             mcts = _mcts(shared, config, game, evaluator)
             shared.mcts_states = mcts.evaluations
             shared.simulations = mcts.simulations
+            if mcts.resets:
+                shared.capped.append(f"mcts: its tree filled half of --memory "
+                                     f"({mcts.tree.state.shape[0]:,} nodes) and started afresh "
+                                     f"{mcts.resets:,} times")  # fmt: skip
         if method == "mcts":
             shared.finish("search space exhausted")
 
@@ -509,6 +537,7 @@ def run_search(
         evaluator=shared.evaluator,
         history=history,
         left_behind=left_behind,
+        memory_capped=tuple(shared.capped),
     )
 
 

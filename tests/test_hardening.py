@@ -176,8 +176,9 @@ def test_the_mcts_tree_of_every_size_fits_its_memory_budget():
         game = AssemblyGame(n=n)
         rows, locations = game.task.initial_state.shape
         per_node = tree.bytes_per_node(rows, locations, game.num_actions)
-        nodes = search._mcts_config(game).max_nodes
-        assert nodes * per_node <= 1.05 * search.MCTS_MEMORY or nodes <= 16
+        budget = search.SearchConfig().memory_bytes // 2
+        nodes = search._mcts_config(game, budget).max_nodes
+        assert nodes * per_node <= 1.05 * budget or nodes <= 16
 
 
 def test_tie_pattern_rows_of_sort8_are_quick():

@@ -179,3 +179,20 @@ def test_sort5_gets_past_the_sorting_network_and_labels_constructed_seeds():
     labels = [c.found_by for c in result.history]
     assert labels[0] == "sorting network (constructed)" and result.history[0].length == 46
     assert not result.optimal
+
+
+def test_a_tiny_memory_budget_still_gives_a_verified_kernel_and_says_the_cap_was_hit(
+    tmp_path, capsys
+):
+    code, result = search_json(capsys, "--n", "4", "--memory", "16MB", "--time-limit", "8",
+                               "--checkpoint", "heuristic", "--out", str(tmp_path))  # fmt: skip
+    assert code == 0 and result["correct"] and result["memory"] == "16MB"
+    assert any(text.startswith("mcts: its tree filled") for text in result["memory_capped"])
+    assert main(["verify", result["path"]]) == 0
+
+
+@pytest.mark.parametrize("size", ["0", "2XB", "1MB", "nan", "-5GB"])
+def test_a_bad_memory_budget_is_one_line_and_exit_2(size, capsys):
+    assert main(["search", "--memory", size]) == 2
+    err = capsys.readouterr().err
+    assert "--memory" in err and "Traceback" not in err

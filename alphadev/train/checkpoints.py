@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import random
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 
 from alphadev.atomic import write_atomic, write_with
-from alphadev.network import CheckpointError, read_checkpoint_file
+from alphadev.network import DIGEST, CheckpointError, payload_digest, read_checkpoint_file
 
 __all__ = [
     "CHECKPOINT",
@@ -53,57 +52,6 @@ METRIC_FIELDS = [
 
 
 #: The key of the digest in a checkpoint.
-DIGEST = "sha256"
-
-
-def _feed(digest, value: object) -> None:
-    """Add ``value`` to ``digest``: its type, its shape and its contents, recursively."""
-    if isinstance(value, torch.Tensor):
-        tensor = value.detach().to("cpu").contiguous()
-        digest.update(f"T{tensor.dtype}{tuple(tensor.shape)};".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    elif isinstance(value, np.ndarray):
-        if value.dtype == object:
-            digest.update(f"O{value.shape};".encode())
-            for item in value.reshape(-1).tolist():
-                _feed(digest, item)
-        else:
-            digest.update(f"A{value.dtype.str}{value.shape};".encode())
-            digest.update(np.ascontiguousarray(value).tobytes())
-    elif isinstance(value, dict):
-        digest.update(f"D{len(value)};".encode())
-        for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
-            _feed(digest, key)
-            _feed(digest, value[key])
-    elif isinstance(value, (list, tuple)):
-        digest.update(f"{'L' if isinstance(value, list) else 'U'}{len(value)};".encode())
-        for item in value:
-            _feed(digest, item)
-    elif isinstance(value, str):
-        data = value.encode("utf-8", "surrogatepass")
-        digest.update(f"S{len(data)};".encode() + data)
-    elif isinstance(value, (bytes, bytearray)):
-        digest.update(f"B{len(value)};".encode() + bytes(value))
-    elif isinstance(value, bool) or value is None:
-        digest.update(f"C{value};".encode())
-    elif isinstance(value, int):
-        digest.update(f"I{value};".encode())
-    elif isinstance(value, float):
-        digest.update(f"F{value.hex()};".encode())
-    elif isinstance(value, np.generic):
-        digest.update(f"G{value.dtype.str};".encode() + value.tobytes())
-    else:
-        digest.update(f"R{type(value).__qualname__}{value!r};".encode())
-
-
-def payload_digest(payload: dict) -> str:
-    """SHA-256 (hex) of every entry of ``payload`` but :data:`DIGEST`, over the values (type,
-    shape and bytes of each tensor and array; keys in sorted order), so that it does not
-    depend on how the file stores them."""
-    digest = hashlib.sha256()
-    _feed(digest, {k: v for k, v in payload.items() if k != DIGEST})
-    return digest.hexdigest()
-
 
 def save_checkpoint(path: Path, payload: dict) -> None:
     """Write ``payload`` and its :func:`payload_digest` atomically to ``path``."""

@@ -52,8 +52,11 @@ def _config(args: argparse.Namespace, argv: list[str]) -> tuple[TrainConfig, Pat
     config = config_from_args(TrainConfig, args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.run_dir or f"runs/{stamp}-sort{config.n}")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"--run-dir {run_dir}: exists and is not a folder")
+    for place in (run_dir, *run_dir.parents):  # the nearest part that exists must be a folder
+        if place.exists():
+            if not place.is_dir():
+                raise ValueError(f"--run-dir {run_dir}: {place} exists and is not a folder")
+            break
     return config, run_dir
 
 
@@ -84,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             report.update(
                 row["step"],
                 f"best {row['best_length'] or '-'}  loss {row['loss']:.3f}  "
-                f"episodes {row['episodes']}  correct {row['correct_fraction']:.0%}",
+                f"episodes {row['episodes']}  correct {row['correct_fraction']:.0%} "
+                f"(target {row.get('target_length', '-')})",
             )
 
         def on_status(text: str) -> None:

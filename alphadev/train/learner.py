@@ -17,21 +17,21 @@ from alphadev.replay import Sample
 
 __all__ = ["learner_step", "state_of"]
 
-#: Positions the state cache holds before it is cleared (bounds its memory).
-STATE_CACHE_SIZE = 200_000
+#: Bytes of machine states the learner's state cache holds before it is cleared.
+STATE_CACHE_BYTES = 256 << 20
 
 
 def state_of(game: AssemblyGame, program: tuple[int, ...], cache: dict) -> GameState:
     """The game state after ``program`` (action ids): its prefix's state, from ``cache`` or
     rebuilt the same way, plus one move. ``cache`` maps programs to states and is cleared
-    past :data:`STATE_CACHE_SIZE` entries."""
+    once its states would pass :data:`STATE_CACHE_BYTES`."""
     gs = cache.get(program)
     if gs is None:
         if program:
             gs = game.play(state_of(game, program[:-1], cache), program[-1])
         else:
             gs = game.initial_state()
-        if len(cache) > STATE_CACHE_SIZE:
+        if len(cache) * (gs.state.nbytes + gs.flags.nbytes + 256) > STATE_CACHE_BYTES:
             cache.clear()
         cache[program] = gs
     return gs
