@@ -157,7 +157,7 @@ def test_self_play_from_scratch_sorts_sort2_and_the_checkpoint_says_self_play_on
     assert (tmp_path / "run" / "best_sort2_cmov.s").is_file()
     with (tmp_path / "run" / METRICS).open() as handle:
         rows = list(csv.DictReader(handle))
-    assert {"target_length", "policy_correct", "policy_length"} <= set(rows[-1])
+    assert {"target_length", "sorted_fraction", "policy_correct", "policy_length"} <= set(rows[-1])
 
 
 def _children(pid: int) -> list[int]:

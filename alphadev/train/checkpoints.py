@@ -47,11 +47,12 @@ FORMAT = "alphadev-train-1"
 METRIC_FIELDS = [
     "step", "episodes", "seconds", "games_per_s", "simulations_per_s", "policy_loss",
     "value_correctness_loss", "value_latency_loss", "loss", "best_length", "correct_fraction",
-    "replay_size", "target_length", "policy_correct", "policy_length",
+    "replay_size", "target_length", "sorted_fraction", "policy_correct", "policy_length",
 ]  # fmt: skip
 
 
 #: The key of the digest in a checkpoint.
+
 
 def save_checkpoint(path: Path, payload: dict) -> None:
     """Write ``payload`` and its :func:`payload_digest` atomically to ``path``."""

@@ -92,6 +92,7 @@ class Counters:
     seconds: float = 0.0  # wall time of earlier invocations (resumed runs)
     best: dict = field(default_factory=lambda: {"length": None, "text": ""})
     recent: deque = field(default_factory=lambda: deque(maxlen=100))  # correct? per episode
+    recent_sorted: deque = field(default_factory=lambda: deque(maxlen=100))  # in the game
 
 
 @dataclass
@@ -293,7 +294,9 @@ def train(
                                       losses[-config.log_every:], len(replay),
                                       elapsed())  # fmt: skip
                     policy_correct, policy_length = greedy_policy_episode(default_game, net)
+                    sorted_share = sum(counters.recent_sorted) / max(len(counters.recent_sorted), 1)
                     row.update(target_length=curriculum.target,
+                               sorted_fraction=round(sorted_share, 3),
                                policy_correct=int(policy_correct),
                                policy_length=policy_length if policy_correct else "")  # fmt: skip
                     append_metrics(metrics_path, row)
@@ -328,6 +331,7 @@ def _record_episode(counters: Counters, stats: dict, task: SortTask, config: Tra
     counters.episodes += 1
     counters.simulations += stats["simulations"]
     counters.recent.append(stats["correct"])
+    counters.recent_sorted.append(stats.get("sorted", stats["correct"]))
     if not stats["correct"]:
         return
     counters.correct_episodes += 1

@@ -103,6 +103,8 @@ class SelfPlayer:
             "program": game.program(state) if correct else None,
             "simulations": mcts.simulations - before,
             "target_length": target_length,
+            # sorted within the standard game (its default max_length), whatever the target
+            "sorted": mcts.is_correct(node) and state.length <= default_max_length(game.n),
         }
         return samples, stats
 
