@@ -140,6 +140,17 @@ def test_the_packaged_sort3_policy_is_the_default_evaluator():
     assert name4 == "heuristic"
 
 
+def test_the_shipped_default_policy_learned_from_self_play_alone():
+    from alphadev.network import load_network, read_checkpoint_file
+    from alphadev.search import PACKAGED_CHECKPOINTS
+
+    default = read_checkpoint_file(PACKAGED_CHECKPOINTS / "sort3_cmov.pt")
+    assert default["provenance"]["self_play_only"] is True
+    assert default["network_config"]["phi_weight"] == 1.0  # the value head is the residual
+    # the net that imitated the enumeration ships too, and its name says so
+    load_network(str(PACKAGED_CHECKPOINTS / "sort3_cmov_demonstrations.pt"))
+
+
 def test_bench_lists_the_benchmarks_and_rejects_an_unknown_one(capsys):
     assert main(["bench"]) == 0
     assert "search_methods" in capsys.readouterr().out
