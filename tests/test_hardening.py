@@ -478,6 +478,13 @@ def test_every_name_export_accepts_compiles_with_gcc(names):
 # --------------------------------------------------------------------------------------------
 
 
+def _ctrl_c_as_a_terminal_gives_it():
+    """In the child: SIGINT with its default disposition, unblocked. A test worker may run
+    with SIGINT ignored or blocked, and a child inherits both; a user's shell gives neither."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_ctrl_c_during_start_up_is_one_line_and_exit_130():
     codes = []
     for delay in (0.3, 0.5):  # importing numba and the kernels: inside main
@@ -486,6 +493,7 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130():
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_ctrl_c_as_a_terminal_gives_it,
         )
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
@@ -506,6 +514,7 @@ def test_an_interrupted_search_keeps_verifies_and_writes_its_best(compiled, tmp_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_as_a_terminal_gives_it,
     )  # fmt: skip
     time.sleep(6)
     proc.send_signal(signal.SIGINT)
