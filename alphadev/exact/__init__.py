@@ -6,6 +6,8 @@
   state key, dead-state and lower-bound facts);
 * :mod:`~alphadev.exact.branch_bound`: iterative depth-first branch and bound (``find``,
   ``shorten_tail``);
+* :mod:`~alphadev.exact.split`: the space cut into parts at a shallow depth, for workers that
+  search them apart (:func:`~alphadev.exact.split.split_space`);
 * :mod:`~alphadev.exact.networks`: sorting networks and their lowering (constructed seeds);
 * :mod:`~alphadev.exact.control`: :class:`SearchControl`, the handle to stop a running search.
 """

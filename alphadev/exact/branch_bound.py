@@ -358,6 +358,7 @@ def find(
     cover: bool = False,
     writes: bool = False,
     table: bool = True,
+    shared_table: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Outcome:
     """Search for a program whose core has at most ``max_core`` instructions.
 
@@ -369,9 +370,14 @@ def find(
     ``table_bits`` sizes the transposition table (``2**bits`` entries, 16 bytes each); a full
     table only weakens pruning, never exactness. ``order_seed`` shuffles the order in which
     moves are tried (the answer's existence does not change; which program is found first
-    does). ``cover`` and ``writes`` add the costlier admissible bounds of
-    :mod:`~alphadev.exact.bound_lower` (off by default: on sort3/sort4 they prune too little to
-    pay for themselves); ``table=False`` turns the transposition table off (for tests).
+    does). ``shared_table`` (``uint64[2**bits]`` keys, ``int16[2**bits]`` depths, zeroed
+    before the first call) is a transposition table kept across calls with prefixes of one
+    length and one ``max_core`` (the parts of :func:`~alphadev.exact.split.split_space`): a state
+    an earlier call *exhausted* needs no second look, so the caller must zero it again after a
+    call that did not end ``"exhausted"``. ``cover`` and ``writes`` add the costlier
+    admissible bounds of :mod:`~alphadev.exact.bound_lower` (off by default: on sort3/sort4
+    they prune too little to pay for themselves); ``table=False`` turns the transposition
+    table off (for tests).
     """
     if task.n < 2:
         raise ValueError("enumeration needs n >= 2")
@@ -385,9 +391,12 @@ def find(
         actions = np.ascontiguousarray(np.random.default_rng(order_seed).permutation(actions))
     control = SearchControl() if control is None else control
     control.depth_limit = max_core
-    table_bits = max(table_bits, 3)
-    keys = np.zeros(1 << table_bits, dtype=np.uint64)
-    depths = np.zeros(1 << table_bits, dtype=np.int16)
+    if shared_table is not None:
+        keys, depths = shared_table
+    else:
+        table_bits = max(table_bits, 3)
+        keys = np.zeros(1 << table_bits, dtype=np.uint64)
+        depths = np.zeros(1 << table_bits, dtype=np.int16)
     options = np.array([merges_only_cmov(actions), cover, table], dtype=np.int64)
     rows = tie_pattern_rows(task.n)
     distinct = np.flatnonzero(rows.max(axis=1) == task.n - 1) if writes else np.zeros(0, np.int64)
