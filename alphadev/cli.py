@@ -121,6 +121,26 @@ def _check_out_dir(path: str, flag: str = "--out", *, named: str | None = None) 
     os.unlink(name)
 
 
+#: Ray workers a search or proof may ask for.
+MAX_RAY_WORKERS = 1024
+
+
+def _check_ray(args: argparse.Namespace) -> None:
+    """``--workers`` in range, and with ``--ray`` the ray extra installed: else one line."""
+    if not 1 <= args.workers <= MAX_RAY_WORKERS:
+        raise UsageError(f"--workers must be between 1 and {MAX_RAY_WORKERS}, got {args.workers}")
+    if args.ray is None:
+        return
+    from alphadev.cluster import ClusterError, import_ray
+
+    if not args.ray.strip():
+        raise UsageError("--ray: empty address (give HOST:PORT, or --ray alone for a local Ray)")
+    try:
+        import_ray()
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _check_out_file(path: str, flag: str, source: str | None = None) -> None:
     """Refuse an output file that cannot be written (or that is the input)."""
     file = Path(path)
@@ -347,6 +367,7 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         if not _exists(checkpoint, "--checkpoint") or not checkpoint.is_file():
             raise UsageError(f"--checkpoint: {_clip(args.checkpoint, 200)}: no such file")
     _check_out_dir(args.out)
+    _check_ray(args)
     err = Console(stderr=True, highlight=False)
     with _reporter(err, total=config.time_limit, label=f"sort{config.n} search") as report:
 
@@ -358,7 +379,13 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
             )
 
         try:
-            result = run_search(config, on_progress=on_progress)
+            if args.ray is None:
+                result = run_search(config, on_progress=on_progress)
+            else:
+                from alphadev.distributed import search_on_ray
+
+                result = search_on_ray(config, address=args.ray, workers=args.workers,
+                                       on_progress=on_progress)  # fmt: skip
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     if result.left_behind:
@@ -409,6 +436,7 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
                     "peak_rss_mb": _peak_rss_mb(),
                     "memory": config.memory,
                     "memory_capped": list(result.memory_capped),
+                    "cluster": result.cluster or None,
                 },
                 indent=2,
             )
@@ -438,6 +466,7 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         ("verified", f"{result.verified.rows:,} rows"),
         ("peak memory", f"{_peak_rss_mb():,.0f} MB resident (budget {config.memory})"),
         *[("memory cap hit", text) for text in result.memory_capped],
+        *([("cluster", result.cluster)] if result.cluster else []),
         ("file", what),
     ]
     for key, value in rows:
@@ -452,7 +481,7 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
 
     from rich.console import Console
 
-    from alphadev import asm, exact
+    from alphadev import exact
     from alphadev.options import check_seconds
     from alphadev.search import STOP_GRACE
 
@@ -471,6 +500,9 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
     network = exact.assemble(task, exact.network_core(task))
     if args.max_length >= len(network):  # the answer is known: the lowered network exists
         core = len(network) - 2 * args.n
+    _check_ray(args)
+    if args.ray is not None:
+        return _prove_on_ray(args, out, task, core, space)
     control = exact.SearchControl()
     err = Console(stderr=True, highlight=False)
     result: list[exact.Outcome] = []
@@ -501,7 +533,22 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
         outcome = result[0]
     else:
         outcome = exact.Outcome("stopped", None, core, control.nodes, time.perf_counter() - t0)
+    return _report_proof(args, out, outcome, core, space)
+
+
+def _report_proof(args: argparse.Namespace, out: Console, outcome, core: int, space,
+                  split: dict | None = None) -> int:  # fmt: skip
+    """Print a proof's answer (a certificate, the program found, or undecided) as text or
+    ``--json``; ``split`` describes the parts of a proof on Ray. Returns the exit code."""
+    from alphadev import asm
+
     exists = {"found": True, "exhausted": False, "stopped": None}[outcome.status]
+    split_text = ""
+    if split is not None:
+        split_text = (f"{split['parts']} parts (core prefixes of {split['split_depth']} "
+                      f"instructions) on {split['workers']} Ray workers, "
+                      f"{split['parts_exhausted']} exhausted, {split['workers_replaced']} "
+                      "workers replaced")  # fmt: skip
     if args.json:
         print(json.dumps({
             "exists": exists,
@@ -510,6 +557,7 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
             "states": outcome.nodes,
             "seconds": round(outcome.seconds, 3),
             "space": space.describe(),
+            **(split or {}),
         }, indent=2))  # fmt: skip
     elif exists is False:
         out.print(
@@ -517,16 +565,44 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
             f"{args.max_length} (core <= {core}) exists"
         )
         out.print(f"  space: {space.describe()}", soft_wrap=True)
+        if split_text:
+            out.print(f"  split: {split_text}: every part exhausted", soft_wrap=True)
         out.print(f"  states generated: {outcome.nodes:,}; seconds: {outcome.seconds:.2f}")
     elif exists:
         out.print(f"a sort{args.n} program of length {len(outcome.program)} exists:")
         out.print(asm.format(outcome.program), end="")
     else:
+        where = f" ({split_text})" if split_text else ""
         out.print(
-            f"undecided: stopped at the {args.time_limit:g} s time limit after "
+            f"undecided: stopped at the {args.time_limit:g} s time limit{where} after "
             f"{outcome.nodes:,} states"
         )
     return {False: 0, True: 1, None: 3}[exists]
+
+
+def _prove_on_ray(args: argparse.Namespace, out: Console, task, core: int, space) -> int:
+    """``prove --ray``: the space split into parts over Ray workers; a certificate only when
+    every part came back exhausted."""
+    from rich.console import Console
+
+    from alphadev.distributed import prove_on_ray
+
+    err = Console(stderr=True, highlight=False)
+    label = f"prove sort{args.n} <= {args.max_length} on Ray"
+    with _reporter(err, total=None, label=label) as report:
+
+        def on_progress(done: int, parts: int, states: int) -> None:
+            report.update(0, f"parts {done}/{parts}  states {states:,}")
+
+        try:
+            outcome = prove_on_ray(task, core, address=args.ray, workers=args.workers,
+                                   time_limit=args.time_limit, on_progress=on_progress)  # fmt: skip
+        except ValueError as exc:  # the cluster cannot be joined, or is too small
+            raise UsageError(str(exc)) from None
+    split = {"parts": outcome.parts, "parts_exhausted": outcome.exhausted,
+             "split_depth": outcome.depth, "workers": outcome.workers,
+             "workers_replaced": outcome.restarts}  # fmt: skip
+    return _report_proof(args, out, outcome, core, space, split)
 
 
 # ------------------------------------------------------------------------------------- export
@@ -634,6 +710,22 @@ def build_parser() -> argparse.ArgumentParser:
             "--registers", type=int, help=f"register count 1..{MAX_REGISTERS}, if not in the header"
         )
 
+    def ray_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--ray",
+            nargs="?",
+            const="local",
+            metavar="ADDRESS",
+            help="run on Ray (the ray extra): --ray alone starts a local Ray, --ray HOST:PORT "
+            "joins a cluster started with `ray start --head`",
+        )
+        p.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help=f"Ray workers with --ray, one CPU each, 1..{MAX_RAY_WORKERS}",
+        )
+
     p = sub.add_parser(
         "verify",
         help="check kernels on every tie pattern and random int32 inputs",
@@ -676,6 +768,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     add_options(p, SearchConfig)
+    ray_flags(p)
     p.add_argument("--out", default="asm/discovered", help="output folder")
     p.add_argument("--force", action="store_true", help="write even if OUT holds a kernel as short")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -697,6 +790,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-length", type=int, required=True, help="full length, loads and stores included"
     )
     p.add_argument("--time-limit", type=float, default=3600.0, help="seconds, at most a week")
+    ray_flags(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_prove)
 

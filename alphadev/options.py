@@ -40,7 +40,8 @@ class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def option(default: Any = dataclasses.MISSING, *, help: str, choices=None, factory=None, **kw):
-    """A dataclass field that is also a command-line flag with ``help`` (and ``choices``)."""
+    """A dataclass field that is also a command-line flag with ``help`` (and ``choices``;
+    ``const=VALUE``: the flag may be given without a value, meaning ``VALUE``)."""
     metadata = {"help": help, "choices": choices, **kw}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
@@ -83,10 +84,12 @@ def add_options(
                 help=help_text,
             )
             continue
+        optional_value = {"nargs": "?", "const": meta["const"]} if "const" in meta else {}
         parser.add_argument(
             flag_name(field.name),
             type=_parser_type(field),
             default=default,
+            **optional_value,
             choices=meta.get("choices"),
             metavar=None if meta.get("choices") else metavar,
             help=help_text,

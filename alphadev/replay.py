@@ -66,7 +66,8 @@ class ReplayBuffer:
         values = torch.zeros((size, 2), dtype=torch.float32)
         for i, s in enumerate(self.samples):
             programs[i, : len(s.program)] = torch.tensor(s.program, dtype=torch.int64)
-            policies[i] = torch.from_numpy(np.asarray(s.policy, dtype=np.float32))
+            # a copy: the arrays of episodes from Ray actors are read-only
+            policies[i] = torch.as_tensor(np.array(s.policy, dtype=np.float32))
             values[i, 0], values[i, 1] = s.value_correctness, s.value_latency
         return {"capacity": self.capacity, "added": self.added, "programs": programs,
                 "policies": policies, "values": values}  # fmt: skip

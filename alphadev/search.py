@@ -198,6 +198,8 @@ class SearchResult:
     left_behind: tuple[str, ...] = ()
     #: The tables that reached their share of ``--memory`` and how the search went on.
     memory_capped: tuple[str, ...] = ()
+    #: On Ray (:mod:`alphadev.distributed`): the workers and what they ran; else empty.
+    cluster: str = ""
 
     @property
     def states(self) -> int:

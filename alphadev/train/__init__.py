@@ -5,6 +5,7 @@ The package reads in the order a run happens:
 * :mod:`~alphadev.train.config`: :class:`TrainConfig`, every hyperparameter, which is also
   the command line;
 * :mod:`~alphadev.train.self_play`: one episode, the worker process, demonstrations;
+* :mod:`~alphadev.train.ray_self_play`: the same episodes from Ray actors (``--ray``);
 * :mod:`~alphadev.train.learner`: one gradient step;
 * :mod:`~alphadev.train.checkpoints`: the checkpoint, ``metrics.csv``, TensorBoard;
 * :mod:`~alphadev.train.loop`: :func:`train`, the loop that ties them together;

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from alphadev.cluster import ClusterError, import_ray
 from alphadev.network import CheckpointError, load_network
 from alphadev.options import DefaultsFormatter, add_options, config_from_args, flag_name
 from alphadev.train.checkpoints import CHECKPOINT, load_checkpoint
@@ -16,7 +17,8 @@ from alphadev.train.config import TrainConfig
 
 __all__ = ["build_parser", "main"]
 
-#: Flags that a resumed run may change; the others come from its checkpoint.
+#: Flags that a resumed run may change; the others come from its checkpoint (``--ray`` and
+#: ``--time-limit`` are never taken from it: a run started on Ray resumes without it).
 RESUMABLE = ("steps", "time_limit", "workers")
 
 
@@ -48,6 +50,7 @@ def _config(args: argparse.Namespace, argv: list[str]) -> tuple[TrainConfig, Pat
             if any(a == flag_name(name) or a.startswith(flag_name(name) + "=") for a in argv):
                 values[name] = getattr(args, name)
         values["time_limit"] = args.time_limit
+        values["ray"] = args.ray  # how episodes are played is this invocation's choice
         return TrainConfig(**values), run_dir
     config = config_from_args(TrainConfig, args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         config, run_dir = _config(args, argv)
         if args.init_from:
             load_network(args.init_from)  # fail early, before any work
+        if config.ray is not None:
+            import_ray()  # the extra is installed, or one line saying how
     except (CheckpointError, ValueError) as exc:
         print(f"alphadev train: {exc}", file=sys.stderr)
         return 2
@@ -94,9 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         def on_status(text: str) -> None:
             report.update(0, text)
 
-        result = train(config, run_dir=run_dir, resume=bool(args.resume),
-                       init_from=args.init_from, on_progress=on_progress,
-                       on_status=on_status)  # fmt: skip
+        try:
+            result = train(config, run_dir=run_dir, resume=bool(args.resume),
+                           init_from=args.init_from, on_progress=on_progress,
+                           on_status=on_status)  # fmt: skip
+        except ClusterError as exc:
+            print(f"alphadev train: {exc}", file=sys.stderr)
+            return 2
     print(
         f"run {result.run_dir}: step {result.step}, episodes {result.episodes}, best length "
         f"{result.best_length or '-'}{' (interrupted)' if result.interrupted else ''}; "

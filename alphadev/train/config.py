@@ -37,6 +37,13 @@ class TrainConfig:
         help="self-play processes (default: cores - 1; 0 = in-process and reproducible)",
         factory=_default_workers,
     )
+    ray: str | None = option(
+        None,
+        const="local",
+        metavar="ADDRESS",
+        help="play on Ray: --ray alone starts a local Ray, --ray HOST:PORT joins a cluster "
+        "(ray start --head); --workers actors, one CPU each (the ray extra)",
+    )
     simulations: int = option(64, help="MCTS simulations per move")
     mcts_batch: int = option(16, help="leaves per network call in the search (virtual loss)")
     phi_weight: float = option(
@@ -100,6 +107,8 @@ class TrainConfig:
         check_range("steps", self.steps, 0)
         check_seconds("time_limit", self.time_limit)
         check_range("workers", self.workers, 0, MAX_WORKERS)
+        if self.ray is not None and self.workers < 1:
+            raise ValueError("--ray needs --workers 1 or more (the self-play actors)")
         check_range("simulations", self.simulations, 1, 100_000)
         check_range("mcts_batch", self.mcts_batch, 1, 1024)
         check_range("phi_weight", self.phi_weight, 0.0, 10.0)

@@ -4,7 +4,9 @@ checkpointing as it goes; at exit (Ctrl-C included) stop the workers and checkpo
 
 * **Self-play** (:mod:`alphadev.train.self_play`): ``workers`` processes play with the newest
   weights they were sent (every ``publish_every`` steps); ``workers=0`` plays in-process on a
-  fixed schedule, so a seeded run is reproducible.
+  fixed schedule, so a seeded run is reproducible. With ``ray`` set, ``workers`` Ray actors
+  play instead (:mod:`alphadev.train.ray_self_play`), on this machine or a cluster; the rest
+  of the loop, and the run folder, are the same.
 * **Learner** (:mod:`alphadev.train.learner`): batches sampled uniformly from the replay buffer
   (newest ``replay_capacity`` positions), plus ``demo_fraction`` from the demonstrations if any.
 * **Curriculum** (:class:`Curriculum`): an episode counts as correct only if it sorts within
@@ -56,6 +58,7 @@ from alphadev.train.checkpoints import (
 )
 from alphadev.train.config import TrainConfig
 from alphadev.train.learner import learner_step
+from alphadev.train.ray_self_play import RaySelfPlay
 from alphadev.train.self_play import (
     SelfPlayer,
     demonstration_samples,
@@ -258,7 +261,11 @@ def train(
         save_checkpoint(run_dir / CHECKPOINT, payload)
 
     # ---- self-play and learning.
-    play = SelfPlay(config, curriculum, game, net, rng, config.seed * 1000 + 1 + counters.episodes)
+    first_seed = config.seed * 1000 + 1 + counters.episodes
+    if config.ray is not None:
+        play = RaySelfPlay(config, curriculum, net, first_seed)
+    else:
+        play = SelfPlay(config, curriculum, game, net, rng, first_seed)
     interrupted = False
     try:
         while counters.step < config.steps and not _past(deadline):

@@ -1,0 +1,458 @@
+"""Search and prove on Ray: ``alphadev search --ray [ADDRESS] --workers W`` and
+``alphadev prove --ray [ADDRESS] --workers W``.
+
+Each of the ``W`` workers is a Ray actor with one CPU (:class:`SearchWorker`). The driver
+(this process) hands them jobs and keeps the best-so-far; an :class:`Incumbent` actor holds the
+best program found by any worker, so every worker prunes with the best length known anywhere.
+
+* **A portfolio of engines**: an ``engines`` job runs the anytime engines of
+  :mod:`alphadev.search` (the comparator search, the best-first beam for ISAs with min/max,
+  the MCTS for n <= :data:`~alphadev.search.MCTS_MAX_N`) with its own seed until it is stopped;
+  what it finds goes to the incumbent at once, and its MCTS prunes with the incumbent's length.
+  For ``--method auto`` with n <= :data:`~alphadev.search.EXACT_MAX_N`, one worker in four (at
+  least one, none when there is a single worker) runs one; for the other methods, and above
+  that n, every worker runs one, with seeds ``seed``, ``seed + 1``, ...
+* **The exact descent, split**: the question "is there a core of at most ``L`` instructions?"
+  (``L`` one below the best core) is cut into parts at a shallow depth
+  (:func:`alphadev.exact.split.split_space`, about :data:`PARTS_PER_WORKER` per worker), each a
+  ``part`` job (:func:`alphadev.exact.find` with that prefix). A found part makes a new best and
+  a new question (the old parts are stopped and dropped); when every part of a question is
+  exhausted, the best is proved optimal in the space. A worker keeps its transposition table
+  across the parts of one question as long as each part it ran was exhausted.
+* **Faults**: a worker that dies is replaced and its job asked again first
+  (:class:`alphadev.cluster.ActorPool`); what was found is at the incumbent and the driver
+  already; a proof counts only the parts that came back exhausted, so a lost part is never a
+  proof.
+* **Stop**: at the time limit, the target, a proof, or Ctrl-C the driver tells every worker to
+  stop, waits at most :data:`~alphadev.search.STOP_GRACE` seconds, and shuts the job down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from alphadev import exact
+from alphadev.cluster import ActorPool, connect
+from alphadev.exact.split import split_space
+from alphadev.game import AssemblyGame
+from alphadev.isa import Program
+from alphadev.latency import critical_path
+from alphadev.search import (
+    EXACT_MAX_N,
+    STOP_GRACE,
+    Candidate,
+    SearchConfig,
+    SearchResult,
+    _comparator_lane,
+    _other_lanes,
+    _Shared,
+    _table_bits,
+)
+from alphadev.tasks import SortTask, verify
+
+__all__ = [
+    "PARTS_PER_WORKER",
+    "Incumbent",
+    "SearchWorker",
+    "SplitOutcome",
+    "prove_on_ray",
+    "search_on_ray",
+]
+
+#: Parts per worker a split question is cut into (more parts balance the load better; each
+#: part also costs the states it shares with others).
+PARTS_PER_WORKER = 8
+#: Seconds between two looks of a worker's engines at the incumbent.
+SYNC_EVERY = 0.25
+
+
+class Incumbent:
+    """The best program found by any worker (a Ray actor once wrapped by ``ray.remote``)."""
+
+    def __init__(self) -> None:
+        self.best: tuple | None = None  # (rank, program, found_by, seconds)
+
+    def offer(self, program: Program, found_by: str, seconds: float) -> int:
+        """Keep ``program`` (correct on the tie rows) if it ranks better; the best length."""
+        rank = (len(program), critical_path(program))
+        if self.best is None or rank < self.best[0]:
+            self.best = (rank, program, found_by, seconds)
+        return self.best[0][0]
+
+    def length(self) -> int | None:
+        return None if self.best is None else self.best[0][0]
+
+    def get(self) -> tuple | None:
+        """``(program, found_by, seconds)`` of the best, or None."""
+        return None if self.best is None else self.best[1:]
+
+
+class _ClusterShared(_Shared):
+    """A worker's best-so-far: it sends what its engines find to the incumbent and prunes with
+    the incumbent's length."""
+
+    def __init__(self, task: SortTask, incumbent, t0: float) -> None:
+        super().__init__(task, None, t0)
+        self.incumbent = incumbent
+        self.known_length: int | None = None  # the incumbent's, at the last look
+
+    def offer(self, program: Program, found_by: str) -> bool:
+        better = super().offer(program, found_by)
+        if better:
+            self.incumbent.offer.remote(program, found_by, time.perf_counter() - self.t0)
+        return better
+
+    def best_length(self) -> int | None:
+        lengths = [x for x in (super().best_length(), self.known_length) if x is not None]
+        return min(lengths, default=None)
+
+
+class SearchWorker:
+    """One search worker (a Ray actor with one CPU and two threads once wrapped by
+    ``ray.remote``: a job runs on one, :meth:`stop` arrives on the other)."""
+
+    def __init__(self, config: dict, slot: int) -> None:
+        self.config = SearchConfig(**config)
+        self.slot = slot
+        self.task = SortTask(self.config.n, self.config.registers, self.config.isa)
+        self.control: exact.SearchControl | None = None
+        self.shared: _ClusterShared | None = None
+        bits = _table_bits(self.config.memory_bytes // 16)
+        self.keys = np.zeros(1 << bits, dtype=np.uint64)
+        self.depths = np.zeros(1 << bits, dtype=np.int16)
+        self.table_for: tuple | None = None  # (max_core, depth) the table's entries belong to
+
+    def stop(self) -> None:
+        """Ask the running job to return at its next poll."""
+        if self.control is not None:
+            self.control.stop()
+        if self.shared is not None:
+            self.shared.finish("stopped")
+
+    def part(self, max_core: int, prefix: exact.Core) -> dict:
+        """Search the cores of at most ``max_core`` instructions that start with ``prefix``:
+        ``{status, program, nodes, seconds}`` (status as :class:`alphadev.exact.Outcome`)."""
+        self.control = control = exact.SearchControl()
+        question = (max_core, len(prefix))
+        if self.table_for != question:
+            self.keys.fill(0)
+            self.depths.fill(0)
+        self.table_for = None  # valid again only if this part is exhausted
+        outcome = exact.find(self.task, max_core, prefix=prefix, control=control,
+                             shared_table=(self.keys, self.depths))  # fmt: skip
+        if outcome.status == "exhausted":
+            self.table_for = question
+        return {"status": outcome.status, "program": outcome.program, "nodes": outcome.nodes,
+                "seconds": outcome.seconds}  # fmt: skip
+
+    def engines(self, seed: int, incumbent) -> dict:
+        """The anytime engines with ``seed`` until stopped; returns their counters."""
+        import ray
+
+        config = SearchConfig(**{**asdict(self.config), "seed": seed})
+        game = AssemblyGame(self.task)
+        self.shared = shared = _ClusterShared(self.task, incumbent, time.perf_counter())
+
+        def sync() -> None:
+            while not shared.stop.wait(SYNC_EVERY):
+                shared.known_length = ray.get(incumbent.length.remote())
+
+        syncer = threading.Thread(target=sync, name="incumbent", daemon=True)
+        syncer.start()
+        try:
+            if config.method == "auto":
+                _comparator_lane(shared, config)
+            _other_lanes(shared, config, game)
+        finally:
+            shared.finish("done")
+        return {"simulations": shared.simulations, "mcts_states": shared.mcts_states,
+                "nodes": shared.control.nodes, "evaluator": shared.evaluator,
+                "capped": list(shared.capped)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SplitOutcome:
+    """What a split exact search answered (:func:`prove_on_ray`).
+
+    Attributes:
+        status: ``"found"``, ``"exhausted"`` (every part exhausted: no core of at most
+            ``max_core`` exists in the space), or ``"stopped"`` (time limit or Ctrl-C first).
+        program: the program found, else None.
+        max_core: the core length asked about.
+        parts: how many parts the space was cut into; ``exhausted``: how many came back
+            exhausted; ``depth``: the parts' prefix length.
+        nodes: states generated by the parts that came back.
+        seconds: wall-clock time.
+        workers: Ray workers; ``restarts``: workers replaced after a fault.
+    """
+
+    status: str
+    program: Program | None
+    max_core: int
+    parts: int
+    exhausted: int
+    depth: int
+    nodes: int
+    seconds: float
+    workers: int
+    restarts: int
+
+
+def _worker_pool(ray, config: SearchConfig, workers: int, incumbent) -> ActorPool:
+    worker_class = ray.remote(num_cpus=1, max_concurrency=2)(SearchWorker)
+    settings = asdict(config)
+
+    def make(slot: int, incarnation: int):
+        return worker_class.remote(settings, slot)
+
+    def call(actor, job: tuple):
+        if job[0] == "engines":
+            return actor.engines.remote(job[1], incumbent)
+        return actor.part.remote(job[1], job[2])
+
+    return ActorPool(make, call, workers)
+
+
+def _stop_all(pool: ActorPool) -> list:
+    """Tell every worker to stop; the results that came back within the grace period."""
+    for actor in pool.actors:
+        actor.stop.remote()
+    finished = []
+    grace = time.perf_counter() + STOP_GRACE
+    while pool.running and time.perf_counter() < grace:
+        try:
+            item = pool.next(timeout=max(0.0, grace - time.perf_counter()))
+        except Exception:  # a job that failed while stopping: nothing to keep from it
+            continue
+        if item is None:
+            break
+        finished.append(item)
+    return finished
+
+
+def prove_on_ray(
+    task: SortTask,
+    max_core: int,
+    *,
+    address: str | None,
+    workers: int,
+    time_limit: float,
+    on_progress: Callable[[int, int, int], None] | None = None,
+) -> SplitOutcome:
+    """Is there a core of at most ``max_core`` instructions? The space is split into parts
+    (:func:`~alphadev.exact.split.split_space`) searched by ``workers`` Ray workers;
+    ``on_progress(parts_done, parts, states)`` is called a few times a second. The answer is
+    ``"exhausted"`` only when every part came back exhausted."""
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit
+    split = split_space(task, max_core, parts=PARTS_PER_WORKER * workers)
+    if split.solution is not None:
+        program = exact.assemble(task, split.solution)
+        return SplitOutcome("found", program, max_core, 0, 0, split.depth, 0,
+                            time.perf_counter() - t0, workers, 0)  # fmt: skip
+    config = SearchConfig(n=task.n, isa=task.isa.name, registers=task.registers)
+    status, program, nodes, exhausted = "stopped", None, 0, 0
+    restarts = 0
+    with connect(address, workers=workers) as ray:
+        pool = _worker_pool(ray, config, workers, None)
+        try:
+            for prefix in split.prefixes:
+                pool.submit(("part", max_core, prefix))
+            while exhausted < len(split.prefixes) and time.perf_counter() < deadline:
+                item = pool.next(timeout=min(0.25, max(0.01, deadline - time.perf_counter())))
+                if item is not None:
+                    nodes += item.result["nodes"]
+                    if item.result["status"] == "found":
+                        status, program = "found", item.result["program"]
+                        break
+                    if item.result["status"] == "exhausted":
+                        exhausted += 1
+                if on_progress is not None:
+                    on_progress(exhausted, len(split.prefixes), nodes)
+            else:
+                if exhausted == len(split.prefixes):
+                    status = "exhausted"
+        finally:
+            restarts = pool.restarts
+            _stop_all(pool)
+            pool.shutdown()
+    return SplitOutcome(status, program, max_core, len(split.prefixes), exhausted, split.depth,
+                        nodes, time.perf_counter() - t0, workers, restarts)  # fmt: skip
+
+
+class _Descent:
+    """The driver's side of the split exact descent: the current question, its parts, and
+    which came back exhausted."""
+
+    def __init__(self, task: SortTask, pool: ActorPool, exact_workers: int) -> None:
+        self.task, self.pool, self.exact_workers = task, pool, exact_workers
+        self.max_core = -1
+        self.parts = 0
+        self.exhausted = 0
+        self.proved = False
+        self.questions = 0
+
+    def ask(self, best_core: int, offer: Callable[[Program, str], bool]) -> None:
+        """Ask "is there a core of at most ``best_core - 1``?" (stopping the parts of the last
+        question); a solution met while splitting is offered and the next question asked."""
+        while True:
+            self.pool.drop_queued(keep=lambda job: job[0] != "part")
+            for slot, job in self.pool.running_jobs():
+                if job[0] == "part":
+                    self.pool.actors[slot].stop.remote()
+            self.max_core = best_core - 1
+            self.questions += 1
+            if self.max_core < 0:
+                self.proved = True
+                return
+            split = split_space(self.task, self.max_core,
+                                parts=PARTS_PER_WORKER * self.exact_workers)  # fmt: skip
+            if split.solution is not None:
+                offer(exact.assemble(self.task, split.solution), "exact descent (split)")
+                best_core = len(split.solution)
+                continue
+            self.parts, self.exhausted = len(split.prefixes), 0
+            if not split.prefixes:
+                self.proved = True
+                return
+            for prefix in split.prefixes:
+                self.pool.submit(("part", self.max_core, prefix))
+            return
+
+    def record(self, job: tuple, result: dict, *, closing: bool) -> None:
+        """A part came back; the question is answered no when every part is exhausted. A part
+        of the current question that was stopped (a stop meant for the part its worker ran
+        before) is asked again, unless the search is ``closing``."""
+        if job[1] != self.max_core:
+            return  # a part of an earlier question
+        if result["status"] == "exhausted":
+            self.exhausted += 1
+            self.proved = self.exhausted == self.parts
+        elif result["status"] == "stopped" and not closing:
+            self.pool.submit(job)
+
+
+def search_on_ray(
+    config: SearchConfig,
+    *,
+    address: str | None,
+    workers: int,
+    on_progress: Callable[[float, Candidate | None, int, int], None] | None = None,
+) -> SearchResult:
+    """:func:`alphadev.search.run_search` over ``workers`` Ray workers (see the module
+    docstring); the same result, with ``cluster`` describing the job."""
+    t0 = time.perf_counter()
+    deadline = t0 + config.time_limit
+    task = SortTask(config.n, config.registers, config.isa)
+    verify(Program(task.layout, ()), task, random_rows=3)  # load the emulator once, here
+    shared = _Shared(task, config.target, t0)
+    shared.offer(exact.assemble(task, exact.network_core(task)), "sorting network (constructed)")
+    splits = config.method in ("auto", "exact") and task.n <= EXACT_MAX_N
+    if config.method == "exact":
+        engine_jobs = 0
+    elif splits:
+        engine_jobs = 0 if workers == 1 else max(1, workers // 4)
+    else:
+        engine_jobs = workers
+    counters = {"simulations": 0, "mcts_states": 0, "nodes": 0}
+    evaluator = "none"
+    capped: list[str] = []
+    descent = None
+    pool = None
+    try:  # Ctrl-C while Ray starts, too: the search ends with what it has
+        with connect(address, workers=workers) as ray:
+            incumbent = ray.remote(num_cpus=0)(Incumbent).remote()
+            best = shared.best
+            ray.get(incumbent.offer.remote(best.program, best.found_by, best.seconds))
+            pool = _worker_pool(ray, config, workers, incumbent)
+
+            def offer(program: Program, found_by: str) -> bool:
+                """A program found by the driver's side: kept here and told to the workers."""
+                better = shared.offer(program, found_by)
+                if better:
+                    incumbent.offer.remote(program, found_by, time.perf_counter() - t0)
+                return better
+
+            def take(item) -> None:
+                nonlocal evaluator
+                if item.job[0] == "engines":
+                    for key in counters:
+                        counters[key] += item.result[key]
+                    evaluator = item.result["evaluator"]
+                    capped.extend(item.result["capped"])
+                    return
+                counters["nodes"] += item.result["nodes"]
+                if item.result["program"] is not None:
+                    offer(item.result["program"], "exact descent (split)")
+                if descent is not None:
+                    descent.record(item.job, item.result, closing=shared.stop.is_set())
+
+            try:
+                for k in range(engine_jobs):
+                    pool.submit(("engines", config.seed + k))
+                if splits:
+                    descent = _Descent(task, pool, max(1, workers - engine_jobs))
+                    descent.ask(shared.best.core_length, offer)
+                while not shared.stop.is_set():
+                    if descent is not None and descent.proved:
+                        shared.optimal = True
+                        shared.finish("proved optimal")
+                        break
+                    if time.perf_counter() >= deadline:
+                        shared.finish("time limit")
+                        break
+                    if not pool.running and not pool.queue:
+                        shared.finish("search space exhausted")
+                        break
+                    item = pool.next(timeout=min(0.25, max(0.01, deadline - time.perf_counter())))
+                    if item is not None:
+                        take(item)
+                    found = ray.get(incumbent.get.remote())
+                    if found is not None:
+                        shared.offer(found[0], found[1])
+                    best = shared.best
+                    if descent is not None and best.core_length - 1 < descent.max_core:
+                        descent.ask(best.core_length, offer)
+                    if on_progress is not None:
+                        on_progress(time.perf_counter() - t0, shared.best, counters["simulations"],
+                                    counters["nodes"])  # fmt: skip
+            except KeyboardInterrupt:
+                shared.finish("interrupted")
+            finally:
+                if not shared.stop.is_set():
+                    shared.finish("done")
+                for item in _stop_all(pool):
+                    take(item)
+                pool.shutdown()
+    except KeyboardInterrupt:
+        shared.finish("interrupted")
+    seconds = time.perf_counter() - t0
+    best = shared.best
+    verified = verify(best.program, task)
+    if not verified.correct:
+        raise AssertionError(f"search returned a program that fails verification: {verified}")
+    cluster = f"Ray ({address or 'local'}), {workers} workers: {engine_jobs} running engines"
+    if descent is not None:
+        cluster += (f", the exact descent split into {descent.parts} parts ({descent.exhausted} "
+                    f"exhausted) on the last of {descent.questions} questions")  # fmt: skip
+    cluster += f"; {pool.restarts if pool is not None else 0} workers replaced"
+    return SearchResult(
+        config=config,
+        best=best,
+        verified=verified,
+        optimal=shared.optimal,
+        stop_reason=shared.stop_reason,
+        seconds=seconds,
+        simulations=counters["simulations"],
+        mcts_states=counters["mcts_states"],
+        enumeration_states=counters["nodes"],
+        evaluator=evaluator,
+        history=list(shared.history),
+        memory_capped=tuple(capped),
+        cluster=cluster,
+    )
