@@ -431,28 +431,12 @@ def search_on_ray(
                 pool.shutdown()
     except KeyboardInterrupt:
         shared.finish("interrupted")
-    seconds = time.perf_counter() - t0
-    best = shared.best
-    verified = verify(best.program, task)
-    if not verified.correct:
-        raise AssertionError(f"search returned a program that fails verification: {verified}")
     cluster = f"Ray ({address or 'local'}), {workers} workers: {engine_jobs} running engines"
     if descent is not None:
         cluster += (f", the exact descent split into {descent.parts} parts ({descent.exhausted} "
                     f"exhausted) on the last of {descent.questions} questions")  # fmt: skip
     cluster += f"; {pool.restarts if pool is not None else 0} workers replaced"
-    return SearchResult(
-        config=config,
-        best=best,
-        verified=verified,
-        optimal=shared.optimal,
-        stop_reason=shared.stop_reason,
-        seconds=seconds,
-        simulations=counters["simulations"],
-        mcts_states=counters["mcts_states"],
-        enumeration_states=counters["nodes"],
-        evaluator=evaluator,
-        history=list(shared.history),
-        memory_capped=tuple(capped),
-        cluster=cluster,
-    )
+    return shared.result(config, time.perf_counter() - t0, simulations=counters["simulations"],
+                         mcts_states=counters["mcts_states"],
+                         enumeration_states=counters["nodes"], evaluator=evaluator,
+                         memory_capped=tuple(capped), cluster=cluster)  # fmt: skip

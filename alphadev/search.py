@@ -254,6 +254,23 @@ class _Shared:
         best = self.best
         return None if best is None else best.length
 
+    def result(self, config: SearchConfig, seconds: float, **counters) -> SearchResult:
+        """The :class:`SearchResult` of this best-so-far, its winner verified (all tie
+        patterns and random int32 rows); ``counters`` replace the ones kept here (a search on
+        Ray sums its workers')."""
+        with self.lock:
+            best = self.best
+            history = list(self.history)
+        verified = verify(best.program, self.task) if best is not None else None
+        if verified is not None and not verified.correct:
+            raise AssertionError(f"search returned a program that fails verification: {verified}")
+        fields = {"simulations": self.simulations, "mcts_states": self.mcts_states,
+                  "enumeration_states": self.control.nodes, "evaluator": self.evaluator,
+                  "memory_capped": tuple(self.capped), **counters}  # fmt: skip
+        return SearchResult(config=config, best=best, verified=verified, optimal=self.optimal,
+                            stop_reason=self.stop_reason, seconds=seconds, history=history,
+                            **fields)  # fmt: skip
+
     def finish(self, reason: str) -> None:
         if not self.stop.is_set():
             self.stop_reason = reason
@@ -519,28 +536,7 @@ def run_search(
     if shared.errors:
         raise shared.errors[0]
     progress()
-    seconds = time.perf_counter() - t0
-    with shared.lock:
-        best = shared.best
-        history = list(shared.history)
-    verified = verify(best.program, task) if best is not None else None
-    if verified is not None and not verified.correct:
-        raise AssertionError(f"search returned a program that fails verification: {verified}")
-    return SearchResult(
-        config=config,
-        best=best,
-        verified=verified,
-        optimal=shared.optimal,
-        stop_reason=shared.stop_reason,
-        seconds=seconds,
-        simulations=shared.simulations,
-        mcts_states=shared.mcts_states,
-        enumeration_states=shared.control.nodes,
-        evaluator=shared.evaluator,
-        history=history,
-        left_behind=left_behind,
-        memory_capped=tuple(shared.capped),
-    )
+    return shared.result(config, time.perf_counter() - t0, left_behind=left_behind)
 
 
 def kernel_header(result: SearchResult) -> dict[str, str]:
