@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -24,6 +25,7 @@ __all__ = [
     "ActorPool",
     "ClusterError",
     "Finished",
+    "check_reachable",
     "connect",
     "import_ray",
 ]
@@ -48,6 +50,25 @@ def import_ray():
     return ray
 
 
+#: Seconds to wait for a cluster's head to answer before giving up with one line.
+REACH_TIMEOUT = 5.0
+
+
+def check_reachable(address: str, timeout: float = REACH_TIMEOUT) -> None:
+    """:class:`ClusterError` unless something listens at ``HOST:PORT`` (Ray itself retries a
+    missing head for minutes). Other forms (``auto``, ``ray://...``) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"--ray {address}: no Ray head answers there ({exc.strerror or exc}); start one "
+            "with `ray start --head --port=PORT` or check the address"
+        ) from None
+
+
 @contextmanager
 def connect(address: str | None, *, workers: int) -> Iterator[Any]:
     """Ray, connected for the length of the ``with`` block, then shut down.
@@ -58,6 +79,8 @@ def connect(address: str | None, *, workers: int) -> Iterator[Any]:
     initialised in this process (a test, a notebook), that one is used and left running.
     """
     ray = import_ray()
+    if address not in (None, LOCAL):
+        check_reachable(address)
     if ray.is_initialized():
         yield ray
         return

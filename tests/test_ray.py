@@ -154,6 +154,18 @@ def test_bad_ray_flags_are_one_line_and_exit_2(capsys, tmp_path):
     assert "--ray needs --workers 1 or more" in capsys.readouterr().err
 
 
+def test_an_address_where_no_head_answers_is_one_line_and_exit_2(capsys):
+    import socket
+
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    t0 = time.perf_counter()
+    code = main(["prove", "--n", "3", "--max-length", "16", "--ray", f"127.0.0.1:{port}"])
+    assert code == 2 and time.perf_counter() - t0 < 30
+    assert "no Ray head answers there" in capsys.readouterr().err
+
+
 def test_without_the_ray_extra_the_flag_says_how_to_install_it(capsys, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     assert main(["search", "--ray", "--out", str(tmp_path)]) == 2
