@@ -32,6 +32,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -76,6 +77,20 @@ class Incumbent:
 
     def __init__(self) -> None:
         self.best: tuple | None = None  # (rank, program, found_by, seconds)
+        self.reports: dict[str, dict] = {}  # engine run -> its latest counters
+
+    def report(self, run: str, counters: dict) -> None:
+        """The latest counters of one engine run (a job on one actor)."""
+        self.reports[run] = counters
+
+    def totals(self) -> dict:
+        """The engine runs' counters summed: simulations, MCTS states, enumeration states;
+        and the MCTS evaluator they used."""
+        total = {key: sum(r[key] for r in self.reports.values())
+                 for key in ("simulations", "mcts_states", "nodes")}  # fmt: skip
+        evaluators = [r["evaluator"] for r in self.reports.values() if r["evaluator"] != "none"]
+        total["evaluator"] = evaluators[-1] if evaluators else "none"
+        return total
 
     def offer(self, program: Program, found_by: str, seconds: float) -> int:
         """Keep ``program`` (correct on the tie rows) if it ranks better; the best length."""
@@ -151,15 +166,22 @@ class SearchWorker:
                 "seconds": outcome.seconds}  # fmt: skip
 
     def engines(self, seed: int, incumbent) -> dict:
-        """The anytime engines with ``seed`` until stopped; returns their counters."""
+        """The anytime engines with ``seed`` until stopped; their counters go to the
+        incumbent every :data:`SYNC_EVERY` s and at the end. Returns what the driver keeps."""
         import ray
 
         config = SearchConfig(**{**asdict(self.config), "seed": seed})
         game = AssemblyGame(self.task)
         self.shared = shared = _ClusterShared(self.task, incumbent, time.perf_counter())
+        run = f"{self.slot}/{seed}/{time.time_ns()}"
+
+        def counters() -> dict:
+            return {"simulations": shared.simulations, "mcts_states": shared.mcts_states,
+                    "nodes": shared.control.nodes, "evaluator": shared.evaluator}  # fmt: skip
 
         def sync() -> None:
             while not shared.stop.wait(SYNC_EVERY):
+                incumbent.report.remote(run, counters())
                 shared.known_length = ray.get(incumbent.length.remote())
 
         syncer = threading.Thread(target=sync, name="incumbent", daemon=True)
@@ -170,9 +192,8 @@ class SearchWorker:
             _other_lanes(shared, config, game)
         finally:
             shared.finish("done")
-        return {"simulations": shared.simulations, "mcts_states": shared.mcts_states,
-                "nodes": shared.control.nodes, "evaluator": shared.evaluator,
-                "capped": list(shared.capped)}  # fmt: skip
+            ray.get(incumbent.report.remote(run, counters()))
+        return {"evaluator": shared.evaluator, "capped": list(shared.capped)}
 
 
 @dataclass(frozen=True)
@@ -359,8 +380,8 @@ def search_on_ray(
         engine_jobs = 0 if workers == 1 else max(1, workers // 4)
     else:
         engine_jobs = workers
-    counters = {"simulations": 0, "mcts_states": 0, "nodes": 0}
-    evaluator = "none"
+    part_nodes = 0  # states of the exact parts that came back
+    engines = {"simulations": 0, "mcts_states": 0, "nodes": 0, "evaluator": "none"}
     capped: list[str] = []
     descent = None
     pool = None
@@ -379,14 +400,11 @@ def search_on_ray(
                 return better
 
             def take(item) -> None:
-                nonlocal evaluator
-                if item.job[0] == "engines":
-                    for key in counters:
-                        counters[key] += item.result[key]
-                    evaluator = item.result["evaluator"]
+                nonlocal part_nodes
+                if item.job[0] == "engines":  # its counters are at the incumbent
                     capped.extend(item.result["capped"])
                     return
-                counters["nodes"] += item.result["nodes"]
+                part_nodes += item.result["nodes"]
                 if item.result["program"] is not None:
                     offer(item.result["program"], "exact descent (split)")
                 if descent is not None:
@@ -412,15 +430,15 @@ def search_on_ray(
                     item = pool.next(timeout=min(0.25, max(0.01, deadline - time.perf_counter())))
                     if item is not None:
                         take(item)
-                    found = ray.get(incumbent.get.remote())
+                    found, engines = ray.get([incumbent.get.remote(), incumbent.totals.remote()])
                     if found is not None:
                         shared.offer(found[0], found[1])
                     best = shared.best
                     if descent is not None and best.core_length - 1 < descent.max_core:
                         descent.ask(best.core_length, offer)
                     if on_progress is not None:
-                        on_progress(time.perf_counter() - t0, shared.best, counters["simulations"],
-                                    counters["nodes"])  # fmt: skip
+                        on_progress(time.perf_counter() - t0, shared.best, engines["simulations"],
+                                    part_nodes + engines["nodes"])  # fmt: skip
             except KeyboardInterrupt:
                 shared.finish("interrupted")
             finally:
@@ -429,6 +447,8 @@ def search_on_ray(
                 for item in _stop_all(pool):
                     take(item)
                 pool.shutdown()
+                with suppress(Exception):  # the engines' last reports
+                    engines = ray.get(incumbent.totals.remote(), timeout=STOP_GRACE)
     except KeyboardInterrupt:
         shared.finish("interrupted")
     cluster = f"Ray ({address or 'local'}), {workers} workers: {engine_jobs} running engines"
@@ -436,7 +456,8 @@ def search_on_ray(
         cluster += (f", the exact descent split into {descent.parts} parts ({descent.exhausted} "
                     f"exhausted) on the last of {descent.questions} questions")  # fmt: skip
     cluster += f"; {pool.restarts if pool is not None else 0} workers replaced"
-    return shared.result(config, time.perf_counter() - t0, simulations=counters["simulations"],
-                         mcts_states=counters["mcts_states"],
-                         enumeration_states=counters["nodes"], evaluator=evaluator,
-                         memory_capped=tuple(capped), cluster=cluster)  # fmt: skip
+    return shared.result(config, time.perf_counter() - t0, simulations=engines["simulations"],
+                         mcts_states=engines["mcts_states"],
+                         enumeration_states=part_nodes + engines["nodes"],
+                         evaluator=engines["evaluator"], memory_capped=tuple(capped),
+                         cluster=cluster)  # fmt: skip
