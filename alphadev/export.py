@@ -1,32 +1,69 @@
-"""Export a kernel of the toy machine to C (GCC inline assembly with a portable fallback) or to
-a standalone x86-64 GNU assembler file (System V ABI).
+"""Export a kernel of the toy machine to C (GCC inline assembly with a portable fallback), to a
+standalone x86-64 GNU assembler file (System V ABI), or, for several kernels, to one C header
+that a user can paste into a project (:func:`to_c_header`).
 
-Mapping (both targets):
+Memory slot ``m{i}`` is ``a[i]``, the ``i``-th ``int32_t`` behind the pointer argument:
+``4*i(%rdi)`` in the assembler file, ``4*i(%[a])`` in the inline assembly, where the pointer is
+the one input operand (``"r"(a)``) and a ``"memory"`` clobber says that the array is read and
+written (the statement is ``__volatile__``: its effect is on memory). So the statement needs
+one operand per toy register plus one, whatever ``n``: sort8 with 9 or 10 registers compiles at
+every optimisation level, -O0 included. (With a frame pointer, at -O0 or with
+``-fno-omit-frame-pointer``, ``rbp`` is taken, leaving 13 general registers beside the pointer
+for the ``gpr`` lowering; otherwise 14, the most :func:`to_c` accepts. A 14-register program
+therefore needs the assembler file or -O1 and above.)
 
-* memory slot ``m{i}`` is ``a[i]``, the ``i``-th ``int32_t`` behind the pointer argument
-  (``4*i(%rdi)`` in the assembler file);
-* each toy register is one 32-bit general-purpose register (the compiler picks them in C; in
-  the assembler file ``r0..r7`` are ``eax, ecx, edx, esi, r8d, r9d, r10d, r11d``, caller-saved,
-  and ``r8..`` are ``ebx, ebp, r12d..r15d``, saved and restored);
-* ``mov`` is ``movl``; ``cmp a, b`` is ``cmpl b, a`` (AT&T order, flags of ``a - b``); the
-  cmovs keep their names (``cmovl/cmovg/cmovle/cmovge``, signed conditions);
-* ``min dst, src`` is ``cmpl src, dst; cmovg src, dst`` and ``max`` is ``cmpl src, dst;
-  cmovl src, dst`` (a documented scalar lowering). It overwrites the flags, which the toy
-  ``min``/``max`` do not, so a program in which a ``cmov`` reads flags set before a
-  ``min``/``max`` is refused (:class:`ExportError`).
+Two lowerings (``lowering=`` of :func:`to_c`, :func:`to_gas` and of each header kernel):
+
+``"gpr"`` (the default), any kernel: each toy register is one 32-bit general-purpose register
+(the compiler picks them in C; in the assembler file ``r0..r7`` are ``eax, ecx, edx, esi, r8d,
+r9d, r10d, r11d``, caller-saved, and ``r8..`` are ``ebx, ebp, r12d..r15d``, saved and restored).
+``mov`` is ``movl``; ``cmp a, b`` is ``cmpl b, a`` (AT&T order, flags of ``a - b``); the cmovs
+keep their names (``cmovl/cmovg/cmovle/cmovge``, signed conditions); ``min dst, src`` is
+``cmpl src, dst; cmovg src, dst`` and ``max`` is ``cmpl src, dst; cmovl src, dst``. This
+overwrites the flags, which the toy ``min``/``max`` do not, so a program in which a ``cmov``
+reads flags set before a ``min``/``max`` is refused (:class:`ExportError`).
+
+``"sse"``, kernels of ``mov``/``min``/``max`` only (``cmp`` and the cmovs have no SSE form here:
+:class:`ExportError`): each toy register is an xmm register (the program's registers, in order,
+are ``xmm0..xmm15`` in the assembler file, all caller-saved; in C each is an ``"=&x"`` operand
+of a 16-byte vector type, so no ``-msse4.1`` flag is needed), of which only the lowest 32-bit
+lane matters. ``min dst, src`` is ``pminsd src, dst`` and ``max`` is ``pmaxsd src, dst`` (SSE4.1,
+one instruction each, flags untouched); a register copy is ``movdqa``, a load ``movd 4*i(...),
+%xmmK`` and a store ``movd %xmmK, 4*i(...)``. The CPU must have SSE4.1 (x86-64-v2: every
+Intel Core since 2008, AMD since 2011, any mainstream x86-64 CPU since 2013); for an older one,
+build the C file with ``-DALPHADEV_PORTABLE`` (the inline assembly is not guarded by
+``__SSE4_1__``: compilers do not check its text against ``-m`` flags).
 
 The C file's ``#else`` branch (taken off x86-64, without GCC-style inline assembly, or with
-``-DALPHADEV_PORTABLE``) is plain C generated from the same program: a compiler turns its
-selects into branch-free code at -O2 on common targets, but C cannot promise it.
+``-DALPHADEV_PORTABLE``) is plain C generated from the same program, whatever the lowering: a
+compiler turns its selects into branch-free code at -O2 on common targets, but C cannot promise
+it.
+
+:func:`to_c_header` writes the same two definitions per kernel, as ``static inline void
+alphadev_sort{n}_i32(int32_t *a)`` each in its own lowering, under one include guard, with
+``static inline void sort_small_i32(int32_t *a, size_t n)``: nothing to do for n = 0 or 1, the
+kernel for a size that has one, an insertion sort for any other n.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Protocol
 
 from alphadev.isa import CMOV_OPS, FLAGS, Op, Program, reads
 
-__all__ = ["MAX_NAME", "ExportError", "check_name", "to_c", "to_gas"]
+__all__ = [
+    "LOWERINGS",
+    "MAX_HEADER_N",
+    "MAX_NAME",
+    "ExportError",
+    "HeaderKernel",
+    "check_name",
+    "to_c",
+    "to_c_header",
+    "to_gas",
+]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -100,11 +137,24 @@ _GAS_REGISTERS = (
 )  # fmt: skip
 _CALLEE_SAVED = {"ebx": "rbx", "ebp": "rbp", "r12d": "r12", "r13d": "r13", "r14d": "r14",
                  "r15d": "r15"}  # fmt: skip
+_XMM_REGISTERS = tuple(f"xmm{i}" for i in range(16))
 _CONDITION = {Op.CMOVL: "<", Op.CMOVG: ">", Op.CMOVLE: "<=", Op.CMOVGE: ">="}
+_SSE_OPS = frozenset({Op.MOV, Op.MIN, Op.MAX})
+_SSE_MNEMONIC = {Op.MIN: "pminsd", Op.MAX: "pmaxsd"}
+
+#: The lowerings of toy registers and instructions to x86-64 (see the module docstring).
+LOWERINGS = ("gpr", "sse")
+#: When the C code takes the inline-assembly path.
+_ASM_GUARD = "defined(__x86_64__) && defined(__GNUC__) && !defined(ALPHADEV_PORTABLE)"
+_LOWERING_NOTE = {
+    "gpr": "Lowering gpr: cmp/cmov on 32-bit general registers.",
+    "sse": "Lowering sse: SSE4.1 pminsd/pmaxsd on xmm registers; the CPU must have SSE4.1\n"
+    "   (x86-64-v2: every mainstream x86-64 CPU since 2013), else build with -DALPHADEV_PORTABLE.",
+}
 
 
 class ExportError(ValueError):
-    """A program that cannot be exported faithfully, or a bad function name."""
+    """A program that cannot be exported faithfully, or a bad function name or lowering."""
 
 
 def check_name(name: str) -> None:
@@ -123,21 +173,36 @@ def check_name(name: str) -> None:
         raise ExportError(f"function name {name!r} is reserved (a type or macro name)")
 
 
-def _check(program: Program, name: str) -> None:
-    check_name(name)
-    flags_from_cmp = False  # min/max clobber the flags in the x86 lowering
-    for i, ins in enumerate(program.code, start=1):
-        if FLAGS in reads(ins) and not flags_from_cmp:
+def _check(program: Program, lowering: str) -> None:
+    """:class:`ExportError` unless ``program`` has a faithful ``lowering``."""
+    if lowering not in LOWERINGS:
+        raise ExportError(f"unknown lowering {lowering!r}: expected one of {', '.join(LOWERINGS)}")
+    if lowering == "sse":
+        other = sorted(program.ops_used - _SSE_OPS)
+        if other:
             raise ExportError(
-                f"instruction {i} ({ins.op.mnemonic}) reads flags that an earlier min/max "
-                "overwrites in the x86 lowering (or that no cmp set)"
+                "the sse lowering takes kernels of mov/min/max only (cmp and cmov have no SSE "
+                f"form here); this one uses {', '.join(op.mnemonic for op in other)}: export it "
+                "with lowering gpr"
             )
-        if ins.op == Op.CMP:
-            flags_from_cmp = True
-        elif ins.op in (Op.MIN, Op.MAX):
-            flags_from_cmp = False
-    if len(_registers(program)) > len(_GAS_REGISTERS):
-        raise ExportError(f"at most {len(_GAS_REGISTERS)} registers can be mapped")
+        available = _XMM_REGISTERS
+    else:
+        flags_from_cmp = False  # min/max clobber the flags in the gpr lowering
+        for i, ins in enumerate(program.code, start=1):
+            if FLAGS in reads(ins) and not flags_from_cmp:
+                raise ExportError(
+                    f"instruction {i} ({ins.op.mnemonic}) reads flags that an earlier min/max "
+                    "overwrites in the x86 lowering (or that no cmp set)"
+                )
+            if ins.op == Op.CMP:
+                flags_from_cmp = True
+            elif ins.op in (Op.MIN, Op.MAX):
+                flags_from_cmp = False
+        available = _GAS_REGISTERS
+    if len(_registers(program)) > len(available):
+        raise ExportError(
+            f"at most {len(available)} registers can be mapped in the {lowering} lowering"
+        )
 
 
 def _registers(program: Program) -> list[int]:
@@ -148,12 +213,25 @@ def _registers(program: Program) -> list[int]:
     return sorted(used)
 
 
-def _asm_lines(program: Program, operand) -> list[str]:
+def _memory(loc: int, base: str) -> str:
+    """AT&T address of memory slot ``loc`` behind the pointer in ``base``."""
+    return f"{4 * loc}({base})" if loc else f"({base})"
+
+
+def _asm_lines(program: Program, operand, lowering: str) -> list[str]:
     """AT&T instructions; ``operand(loc)`` names a location."""
+    layout = program.layout
     lines = []
     for ins in program:
         dst, src = operand(ins.dst), operand(ins.src)
-        if ins.op == Op.MOV:
+        if lowering == "sse":
+            if ins.op != Op.MOV:
+                lines.append(f"{_SSE_MNEMONIC[ins.op]} {src}, {dst}")
+            elif layout.is_register(ins.dst) and layout.is_register(ins.src):
+                lines.append(f"movdqa {src}, {dst}")
+            else:
+                lines.append(f"movd {src}, {dst}")
+        elif ins.op == Op.MOV:
             lines.append(f"movl {src}, {dst}")
         elif ins.op == Op.CMP:
             lines.append(f"cmpl {src}, {dst}")
@@ -164,6 +242,33 @@ def _asm_lines(program: Program, operand) -> list[str]:
         else:
             lines += [f"cmpl {src}, {dst}", f"cmovl {src}, {dst}"]
     return lines
+
+
+def _c_asm(program: Program, lowering: str) -> list[str]:
+    """Body of the inline-assembly definition: the register variables (``int32_t``, or a
+    16-byte vector of them for xmm registers) and one ``__asm__`` statement addressing the
+    array through the pointer operand ``%[a]``."""
+    layout = program.layout
+    regs = _registers(program)
+
+    def operand(loc: int) -> str:
+        return _memory(loc, "%[a]") if layout.is_memory(loc) else f"%[r{loc - layout.n}]"
+
+    lines = []
+    if regs:
+        kind = "int32_t" if lowering == "gpr" else "int32_t __attribute__((vector_size(16)))"
+        lines.append(f"{kind} " + ", ".join(f"r{r}" for r in regs) + ";")
+    constraint = "=&r" if lowering == "gpr" else "=&x"
+    template = [f'    "{line}\\n\\t"' for line in _asm_lines(program, operand, lowering)]
+    clobbers = '"cc", "memory"' if lowering == "gpr" else '"memory"'
+    return [
+        *lines,
+        "__asm__ __volatile__(",
+        *(template or ['    ""']),
+        "    : " + ", ".join(f'[r{r}] "{constraint}"(r{r})' for r in regs),
+        '    : [a] "r"(a)',
+        f"    : {clobbers});",
+    ]
 
 
 def _c_fallback(program: Program) -> list[str]:
@@ -178,6 +283,8 @@ def _c_fallback(program: Program) -> list[str]:
         lines.append("int32_t " + ", ".join(f"r{r} = 0" for r in regs) + ";")
     if any(ins.op == Op.CMP for ins in program):
         lines.append("int f = 0; /* flags of the last cmp: -1, 0, 1 */")
+    if not any(layout.is_memory(loc) for ins in program for loc in (ins.dst, ins.src)):
+        lines.append("(void)a;")
     for ins in program:
         dst, src = c(ins.dst), c(ins.src)
         if ins.op == Op.MOV:
@@ -195,69 +302,75 @@ def _c_fallback(program: Program) -> list[str]:
     return lines
 
 
-def to_c(program: Program, name: str, *, comment: str = "") -> str:
-    """C source of ``void name(int32_t *a)`` that sorts ``a[0..n-1]`` in place."""
-    _check(program, name)
-    layout = program.layout
-    regs = _registers(program)
-    mems = sorted({loc for ins in program for loc in (ins.dst, ins.src)
-                   if layout.is_memory(loc)})  # fmt: skip
+def _c_definitions(signature: str, program: Program, lowering: str) -> str:
+    """``signature`` defined twice: inline assembly on x86-64 with GCC-style compilers, plain C
+    otherwise (or with ``-DALPHADEV_PORTABLE``)."""
 
-    def operand(loc: int) -> str:
-        return f"%[m{loc}]" if layout.is_memory(loc) else f"%[r{loc - layout.n}]"
+    def body(lines: list[str]) -> str:
+        return "\n".join(f"    {line}" for line in lines)
 
-    body = "\n".join(f'        "{line}\\n\\t"' for line in _asm_lines(program, operand))
-    outputs = [f'[m{m}] "+m"(a[{m}])' for m in mems] + [f'[r{r}] "=&r"(r{r})' for r in regs]
-    decl = ("    int32_t " + ", ".join(f"r{r}" for r in regs) + ";\n") if regs else ""
-    fallback = "\n".join(f"    {line}" for line in _c_fallback(program))
-    head = f"/* {comment} */\n" if comment else ""
-    return f"""{head}#include <stdint.h>
-
-/* Sorts a[0..{layout.n - 1}] in place, branch-free: {len(program)} instructions of the toy
-   machine, exported by alphadev. */
-void {name}(int32_t *a);
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(ALPHADEV_PORTABLE)
-void {name}(int32_t *a) {{
-{decl}    __asm__(
-{body}
-        : {", ".join(outputs)}
-        :
-        : "cc");
+    return f"""#if {_ASM_GUARD}
+{signature} {{
+{body(_c_asm(program, lowering))}
 }}
 #else
-void {name}(int32_t *a) {{
-{fallback}
+{signature} {{
+{body(_c_fallback(program))}
 }}
 #endif
 """
 
 
-def to_gas(program: Program, name: str, *, comment: str = "") -> str:
+def _comment(text: str) -> str:
+    """``text`` safe inside a C comment and on one line of an assembler file."""
+    return "".join(c if c.isprintable() else "?" for c in text).replace("*/", "* /")
+
+
+def to_c(program: Program, name: str, *, comment: str = "", lowering: str = "gpr") -> str:
+    """C source of ``void name(int32_t *a)`` that sorts ``a[0..n-1]`` in place; ``lowering``
+    is ``"gpr"`` or ``"sse"`` (mov/min/max kernels only; see the module docstring)."""
+    check_name(name)
+    _check(program, lowering)
+    head = f"/* {_comment(comment)} */\n" if comment else ""
+    return f"""{head}#include <stdint.h>
+
+/* Sorts a[0..{program.layout.n - 1}] in place, branch-free: {len(program)} instructions of the toy
+   machine, exported by alphadev.
+   {_LOWERING_NOTE[lowering]} */
+void {name}(int32_t *a);
+
+{_c_definitions(f"void {name}(int32_t *a)", program, lowering)}"""
+
+
+def to_gas(program: Program, name: str, *, comment: str = "", lowering: str = "gpr") -> str:
     """A standalone x86-64 GNU assembler file defining ``name(int32_t *a)`` (System V:
-    the pointer in ``%rdi``)."""
-    _check(program, name)
+    the pointer in ``%rdi``); ``lowering`` is ``"gpr"`` or ``"sse"`` (mov/min/max kernels
+    only; see the module docstring)."""
+    check_name(name)
+    _check(program, lowering)
     layout = program.layout
     regs = _registers(program)
-    mapping = {r: _GAS_REGISTERS[i] for i, r in enumerate(regs)}
+    names = _GAS_REGISTERS if lowering == "gpr" else _XMM_REGISTERS
+    mapping = {r: names[i] for i, r in enumerate(regs)}
     saved = [_CALLEE_SAVED[mapping[r]] for r in regs if mapping[r] in _CALLEE_SAVED]
 
     def operand(loc: int) -> str:
         if layout.is_memory(loc):
-            return f"{4 * loc}(%rdi)" if loc else "(%rdi)"
+            return _memory(loc, "%rdi")
         return f"%{mapping[loc - layout.n]}"
 
-    lines = [f"# {comment}"] if comment else []
+    lines = [f"# {_comment(comment)}"] if comment else []
     lines += [
         f"# void {name}(int32_t *a): sorts a[0..{layout.n - 1}] in place, branch-free.",
-        "# Exported by alphadev; toy registers: "
-        + ", ".join(f"r{r} = %{mapping[r]}" for r in regs),
+        "# Exported by alphadev.",
+        *(f"# {line.strip()}" for line in _LOWERING_NOTE[lowering].splitlines()),
+        "# Toy registers: " + ", ".join(f"r{r} = %{mapping[r]}" for r in regs),
         "    .text",
         f"    .globl {name}",
         f"    .type {name}, @function",
         f"{name}:",
         *(f"    pushq %{reg}" for reg in saved),
-        *(f"    {line}" for line in _asm_lines(program, operand)),
+        *(f"    {line}" for line in _asm_lines(program, operand, lowering)),
         *(f"    popq %{reg}" for reg in reversed(saved)),
         "    ret",
         f"    .size {name}, .-{name}",
@@ -265,3 +378,96 @@ def to_gas(program: Program, name: str, *, comment: str = "") -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+class HeaderKernel(Protocol):
+    """What :func:`to_c_header` reads of a kernel (:class:`alphadev.catalogue.HeaderKernel`)."""
+
+    n: int
+    program: Program
+    lowering: str
+    source: str
+
+
+#: The largest n for which :func:`to_c_header` takes a kernel (and a ``switch`` case).
+MAX_HEADER_N = 16
+
+
+def to_c_header(kernels: Sequence[HeaderKernel], *, title: str = "sorts.h") -> str:
+    """One C header holding ``static inline void alphadev_sort{n}_i32(int32_t *a)`` for each
+    kernel (inline assembly in its ``lowering`` on x86-64 with GCC or Clang, the portable
+    branch-free C elsewhere or with ``-DALPHADEV_PORTABLE``), and ``static inline void
+    sort_small_i32(int32_t *a, size_t n)``: nothing for n = 0 or 1, the kernel for a size that
+    has one, an insertion sort for any other n. ``title`` opens the top comment."""
+    by_n: dict[int, HeaderKernel] = {}
+    for kernel in kernels:
+        if kernel.program.layout.n != kernel.n:
+            raise ExportError(f"the kernel for n={kernel.n} sorts {kernel.program.layout.n} values")
+        if not 2 <= kernel.n <= MAX_HEADER_N:
+            raise ExportError(f"n={kernel.n}: the header takes kernels for n = 2..{MAX_HEADER_N}")
+        if kernel.n in by_n:
+            raise ExportError(f"two kernels for n={kernel.n}")
+        try:
+            _check(kernel.program, kernel.lowering)
+        except ExportError as exc:
+            raise ExportError(f"the kernel for n={kernel.n} ({kernel.source}): {exc}") from None
+        by_n[kernel.n] = kernel
+    ordered = [by_n[n] for n in sorted(by_n)]
+    top = [
+        f"/* {_comment(title)}: branch-free sorting kernels for small int32_t arrays, generated",
+        " * by alphadev. Paste it into a project; it needs C99 (or C++) and nothing else.",
+        " *",
+        " * Kernels (instructions of the toy machine, lowering, where the kernel came from):",
+    ]
+    top += [f" *   alphadev_sort{k.n}_i32: {len(k.program)} instructions, lowering {k.lowering}, "
+            f"from {_comment(k.source)}" for k in ordered]  # fmt: skip
+    top += [
+        " *",
+        " * On x86-64 with GCC or Clang each kernel is inline assembly. Lowering gpr: cmp/cmov on",
+        " * general registers. Lowering sse: SSE4.1 pminsd/pmaxsd on xmm registers, so the CPU",
+        " * must have SSE4.1 (x86-64-v2: every mainstream x86-64 CPU since 2013). Elsewhere, or",
+        " * when compiled with -DALPHADEV_PORTABLE, each kernel is branch-free plain C (compilers",
+        " * turn its selects into conditional moves on common targets, but C cannot promise it).",
+        " *",
+        " * sort_small_i32(a, n) sorts a[0..n-1] ascending in place: nothing to do for n = 0 or",
+        f" * 1; the kernel for n = {', '.join(str(k.n) for k in ordered) or '(none)'}; a plain "
+        "insertion sort for any other n",
+        " * (quadratic: meant for small n; use qsort for large arrays).",
+        " */",
+        "#ifndef ALPHADEV_SORTS_H",
+        "#define ALPHADEV_SORTS_H",
+        "",
+        "#include <stddef.h>",
+        "#include <stdint.h>",
+        "",
+    ]
+    parts = ["\n".join(top)]
+    for k in ordered:
+        signature = f"static inline void alphadev_sort{k.n}_i32(int32_t *a)"
+        parts.append(
+            f"/* {_comment(k.source)}: sorts a[0..{k.n - 1}], {len(k.program)} instructions, "
+            f"lowering {k.lowering}. */\n" + _c_definitions(signature, k.program, k.lowering)
+        )
+    cases = "".join(
+        f"    case {k.n}:\n        alphadev_sort{k.n}_i32(a);\n        return;\n" for k in ordered
+    )
+    parts.append(f"""static inline void sort_small_i32(int32_t *a, size_t n) {{
+    size_t i, j;
+    switch (n) {{
+    case 0:
+    case 1:
+        return;
+{cases}    default:
+        break;
+    }}
+    for (i = 1; i < n; i++) {{ /* insertion sort for the sizes without a kernel */
+        int32_t v = a[i];
+        for (j = i; j > 0 && a[j - 1] > v; j--)
+            a[j] = a[j - 1];
+        a[j] = v;
+    }}
+}}
+
+#endif /* ALPHADEV_SORTS_H */
+""")
+    return "\n".join(parts)
