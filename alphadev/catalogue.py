@@ -15,7 +15,15 @@ from pathlib import Path
 from alphadev import asm
 from alphadev.isa import Program
 
-__all__ = ["CATALOGUE", "HeaderKernel", "header_kernels", "shortest_file"]
+__all__ = [
+    "CATALOGUE",
+    "HeaderKernel",
+    "fast_file",
+    "fast_is_better",
+    "header_kernels",
+    "predicted_cycles",
+    "shortest_file",
+]
 
 #: The committed catalogue.
 CATALOGUE = Path(__file__).resolve().parent.parent / "asm" / "discovered"
@@ -44,15 +52,55 @@ def shortest_file(folder: Path, n: int, isa: str) -> Path | None:
     return None if best is None else best[1]
 
 
+def fast_file(folder: str | Path, n: int, isa: str) -> Path:
+    """Where the fastest kernel of ``sort{n}`` in ``isa`` lives in ``folder``."""
+    return Path(folder) / f"sort{n}_{isa}_fast.s"
+
+
+def predicted_cycles(path: Path) -> tuple[float, float, int] | None:
+    """``(cycles_throughput, cycles_latency, length)`` from a kernel file's header, or None
+    when the file is missing, unreadable or lacks them."""
+    try:
+        listing = asm.parse_file(path)
+        header = listing.header
+        return (float(header["cycles_throughput"]), float(header["cycles_latency"]),
+                len(listing.program))  # fmt: skip
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def fast_is_better(path: Path, throughput: float, latency: float, length: int) -> tuple[bool, str]:
+    """Whether a kernel predicted at ``throughput`` and ``latency`` cycles per call may replace
+    the fastest kernel at ``path``: yes where there is none (or its header lacks the figures),
+    else only if it is predicted no slower in either mode and faster in one, or as fast and
+    shorter. The reason, for the user, comes with the answer."""
+    old = predicted_cycles(path)
+    if not path.exists():
+        return True, "no fastest kernel yet"
+    if old is None:
+        return True, f"{path} gives no predicted cycles"
+    mine, theirs = (throughput, latency), old[:2]
+    if all(a <= b for a, b in zip(mine, theirs, strict=True)) and mine != theirs:
+        return True, f"predicted faster than {path}"
+    if mine == theirs and length < old[2]:
+        return True, f"as fast as {path} and shorter"
+    return False, (
+        f"{path} is predicted at least as fast ({old[0]:.2f} / {old[1]:.2f} cycles "
+        f"throughput / latency, {old[2]} instructions; this one {throughput:.2f} / "
+        f"{latency:.2f}, {length})"
+    )
+
+
 def header_kernels(folder: Path = CATALOGUE) -> list[HeaderKernel]:
-    """One kernel per n = 2..8 for the pasteable header (stub: the shortest cmov kernel in the
-    catalogue, else the lowered sorting network)."""
+    """One kernel per n = 2..8 for the pasteable header: the catalogue's fastest cmov kernel
+    (``sort{n}_cmov_fast.s``), else its shortest, else the lowered sorting network."""
     from alphadev import exact
     from alphadev.tasks import SortTask
 
     out = []
     for n in range(2, 9):
-        path = shortest_file(folder, n, "cmov")
+        fast = fast_file(folder, n, "cmov")
+        path = fast if fast.is_file() else shortest_file(folder, n, "cmov")
         if path is not None:
             out.append(HeaderKernel(n, asm.parse_file(path).program, "gpr", path.name))
             continue

@@ -356,7 +356,7 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
 
     from alphadev import asm
     from alphadev.options import config_from_args
-    from alphadev.search import SearchConfig, run_search, write_kernel
+    from alphadev.search import SearchConfig, run_search, write_fastest, write_kernel
 
     try:
         config = config_from_args(SearchConfig, args)
@@ -397,15 +397,22 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
             file=sys.stderr,
         )
     path, what = (None, "nothing found")
+    fast_path, fast_what = (None, "")
+    speed = config.objective != "length" and result.fastest is not None
     if result.correct:
         try:
             path, what = write_kernel(result, args.out, force=args.force)
+            if speed:
+                fast_path, fast_what = write_fastest(result, args.out, force=args.force)
         except OSError as exc:  # never lose a verified kernel: print it instead
             what = f"could not write to {args.out} ({exc.strerror or exc}); the kernel is printed"
             print(f"alphadev search: {what}", file=sys.stderr)
             if args.json:
                 print(asm.format(result.best.program), end="", file=sys.stderr)
+                if speed:
+                    print(asm.format(result.fastest.program), end="", file=sys.stderr)
     best = result.best
+    fastest = result.fastest
     interrupted = result.stop_reason == "interrupted"
     if interrupted:
         kept = (
@@ -437,6 +444,10 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
                     "memory": config.memory,
                     "memory_capped": list(result.memory_capped),
                     "cluster": result.cluster or None,
+                    "objective": config.objective,
+                    "cycles_throughput": fastest.throughput if fastest else None,
+                    "cycles_latency": fastest.latency if fastest else None,
+                    "fastest": _fastest_json(result, fast_path, fast_what) if fastest else None,
                 },
                 indent=2,
             )
@@ -450,7 +461,8 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         for text in result.memory_capped:
             out.print(f"memory cap hit: {text}")
         return code
-    out.print(asm.format(best.program, header=None), end="")
+    shown = fastest if speed else best
+    out.print(asm.format(shown.program, header=None), end="")
     table = Table(title=f"alphadev search: sort{args.n} ({config.isa})", show_header=False)
     table.add_column("", no_wrap=True)
     table.add_column("", justify="left", overflow="fold")
@@ -468,11 +480,55 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         *[("memory cap hit", text) for text in result.memory_capped],
         *([("cluster", result.cluster)] if result.cluster else []),
         ("file", what),
+        *(_speed_rows(result, fast_what) if speed else []),
     ]
     for key, value in rows:
         table.add_row(key, value)
     out.print(table)
     return code
+
+
+def _speed_rows(result, fast_what: str) -> list[tuple[str, str]]:
+    """Summary rows of the objective's pick (the listing printed above)."""
+    fastest, native, network = result.fastest, result.native, result.network
+    rows = [
+        ("objective", f"{result.config.objective}: the listing above is the fastest kernel found"),
+        ("fastest", f"{fastest.length} instructions, {fastest.found_by}"),
+        ("predicted cycles", f"throughput {fastest.throughput:.2f}, latency "
+                             f"{fastest.latency:.2f} per call (network {network.throughput:.2f}, "
+                             f"{network.latency:.2f}; Zen 3 model)"),
+    ]  # fmt: skip
+    if native is not None:
+        timing = native.timing(fastest)
+        measured = (
+            f"throughput {timing.throughput_ns:.2f} ns "
+            f"({native.ratio(fastest, 'throughput'):.3f}x the network), latency "
+            f"{timing.latency_ns:.2f} ns ({native.ratio(fastest, 'latency'):.3f}x); "
+            f"{native.machine}"
+        )
+        rows.append(("measured", measured))
+    rows.append(("picked", f"{result.pick_note}; {result.pareto_size} kernels on the "
+                           "length/speed trade-off"))  # fmt: skip
+    rows.append(("fast file", fast_what))
+    return rows
+
+
+def _fastest_json(result, path, what: str) -> dict:
+    fastest, native = result.fastest, result.native
+    out = {"length": fastest.length, "found_by": fastest.found_by,
+           "cycles_throughput": fastest.throughput, "cycles_latency": fastest.latency,
+           "network_cycles_throughput": result.network.throughput,
+           "network_cycles_latency": result.network.latency,
+           "pareto_size": result.pareto_size, "picked": result.pick_note,
+           "path": str(path) if path else None, "written": what}  # fmt: skip
+    if native is not None:
+        timing = native.timing(fastest)
+        out.update({"native_throughput_ns": timing.throughput_ns,
+                    "native_latency_ns": timing.latency_ns,
+                    "native_throughput_ratio": native.ratio(fastest, "throughput"),
+                    "native_latency_ratio": native.ratio(fastest, "latency"),
+                    "machine": native.machine})  # fmt: skip
+    return out
 
 
 def cmd_prove(args: argparse.Namespace, out: Console) -> int:
@@ -608,11 +664,78 @@ def _prove_on_ray(args: argparse.Namespace, out: Console, task, core: int, space
 # ------------------------------------------------------------------------------------- export
 
 
+def _check_export_target(path: str, flag: str, source: str | None = None) -> None:
+    """Refuse, before any work, an output of ``export`` that is not a regular file or a new
+    name in a writable folder: a folder, FIFO, device, socket or symbolic link is one line."""
+    import stat
+
+    shown = _clip(path, 200)
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None  # a new name (a parent that is not a folder is named below)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{flag} {shown}: {exc}") from None
+    if mode is not None and stat.S_ISLNK(mode):
+        raise UsageError(f"{flag} {shown}: is a symbolic link; give the path of a regular file")
+    if mode is not None and not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+        raise UsageError(f"{flag} {shown}: not a regular file (a FIFO, device or socket)")
+    _check_out_file(path, flag, source=source)
+
+
+def _export_header(args: argparse.Namespace, out: Console) -> int:
+    """``alphadev export --header PATH``: the catalogue's kernels as one C header."""
+    from alphadev.atomic import write_atomic
+    from alphadev.catalogue import header_kernels
+    from alphadev.export import ExportError, to_c_header
+    from alphadev.tasks import verify
+
+    given = [flag for flag, on in (
+        ("FILE", args.file is not None), ("-o", args.output is not None),
+        ("--to", args.to is not None), ("--name", args.name is not None),
+        ("--lowering", args.lowering is not None), ("--unverified", args.unverified),
+        ("--n", args.n is not None), ("--registers", args.registers is not None),
+    ) if on]  # fmt: skip
+    if given:
+        raise UsageError(f"--header writes the catalogue's kernels: it takes no {', '.join(given)}")
+    _check_export_target(args.header, "--header")
+    kernels = header_kernels()
+    for kernel in kernels:
+        result = verify(kernel.program, kernel.n)
+        if not result.correct:
+            reason = result.reason or "wrong output"
+            print(
+                f"alphadev export --header: the sort{kernel.n} kernel ({kernel.source}) does "
+                f"not verify: {reason}; nothing written",
+                file=sys.stderr,
+            )
+            return 1
+    try:
+        text = to_c_header(kernels, title=Path(args.header).name)
+    except ExportError as exc:
+        raise UsageError(f"--header: {exc}") from None
+    try:
+        write_atomic(args.header, text)
+    except OSError as exc:
+        raise UsageError(
+            f"--header {args.header}: cannot write it ({exc.strerror or exc})"
+        ) from None
+    sizes = ", ".join(str(kernel.n) for kernel in kernels)
+    out.print(f"wrote {args.header} (sort_small_i32; kernels for n = {sizes})", soft_wrap=True)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, out: Console) -> int:
     from alphadev.atomic import write_atomic
     from alphadev.export import ExportError, check_name, to_c, to_gas
     from alphadev.tasks import verify
 
+    if args.header is not None:
+        return _export_header(args, out)
+    if args.file is None:
+        raise UsageError("give a kernel FILE to export (or --header PATH for the catalogue)")
+    if args.to is None:
+        raise UsageError("--to is required: c or gas")
     _check_layout_flags(args)
     if args.name is not None:
         try:
@@ -620,7 +743,7 @@ def cmd_export(args: argparse.Namespace, out: Console) -> int:
         except ExportError as exc:
             raise UsageError(f"--name: {exc}") from None
     if args.output:
-        _check_out_file(args.output, "-o", source=args.file)
+        _check_export_target(args.output, "-o", source=args.file)
     listing = _load(args.file, args.n, args.registers)
     program = listing.program
     n = program.layout.n
@@ -636,15 +759,17 @@ def cmd_export(args: argparse.Namespace, out: Console) -> int:
         )
     isa = listing.isa.name.replace(",", "_") if listing.isa is not None else "kernel"
     name = args.name or f"sort{n}_{isa}"
+    lowering = args.lowering or "gpr"
+    # export makes it safe: it can neither end the C comment nor break an assembler line
     comment = (
         f"{Path(args.file).name}: sort{n}, {len(program)} instructions, "
         + ("verified on every tie pattern and 30000 random int32 rows" if result.correct
            else "NOT VERIFIED (exported with --unverified)")
     )  # fmt: skip
-    # A file name can neither end the C comment nor break a line of the assembler file.
-    comment = "".join(c if c.isprintable() else "?" for c in comment).replace("*/", "* /")
     try:
-        text = (to_c if args.to == "c" else to_gas)(program, name, comment=comment)
+        text = (to_c if args.to == "c" else to_gas)(
+            program, name, comment=comment, lowering=lowering
+        )
     except ExportError as exc:
         raise UsageError(f"{args.file}: {exc}") from None
     if args.output:
@@ -652,7 +777,7 @@ def cmd_export(args: argparse.Namespace, out: Console) -> int:
             write_atomic(args.output, text)
         except OSError as exc:
             raise UsageError(f"-o {args.output}: cannot write it ({exc.strerror or exc})") from None
-        out.print(f"wrote {args.output} ({args.to}, function {name})", soft_wrap=True)
+        out.print(f"wrote {args.output} ({args.to}, {lowering}, function {name})", soft_wrap=True)
     else:
         print(text, end="")
     return 0
@@ -794,18 +919,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_prove)
 
+    from alphadev.export import LOWERINGS
+
     p = sub.add_parser(
         "export",
-        help="export a verified kernel as C (inline asm + portable fallback) or x86-64 gas",
+        help="export a verified kernel as C (inline asm + portable fallback) or x86-64 gas, or "
+        "the catalogue as one C header",
         description="Export a kernel as a C function void NAME(int32_t *a) (GCC inline "
         "assembly on x86-64, plain C otherwise) or as a standalone GNU assembler file (System "
-        "V ABI, pointer in rdi). A kernel that does not verify is refused (exit 2) unless "
-        "--unverified; so are a reserved or keyword --name and an output that cannot be "
-        "written.",
+        "V ABI, pointer in rdi), in the lowering --lowering names. A kernel that does not "
+        "verify is refused (exit 2) unless --unverified; so are a reserved or keyword --name, "
+        "--lowering sse for a kernel with cmp/cmov, and an output that cannot be written or is "
+        "not a regular file. --header PATH (without FILE) writes one C header holding a kernel "
+        "for each n = 2..8 from the catalogue and sort_small_i32(a, n) for any n.",
         formatter_class=formatter,
     )
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--to", choices=("c", "gas"), required=True, help="c or gas")
+    p.add_argument("file", metavar="FILE", nargs="?", help="the kernel (.s); not with --header")
+    p.add_argument("--to", choices=("c", "gas"), help="c or gas (required with FILE)")
+    p.add_argument(
+        "--lowering",
+        choices=LOWERINGS,
+        help="gpr (the default): cmp/cmov on general registers; sse: SSE4.1 pminsd/pmaxsd on "
+        "xmm registers, for mov/min/max kernels only (the CPU must have SSE4.1)",
+    )
+    p.add_argument(
+        "--header",
+        metavar="PATH",
+        help="write the catalogue's kernels as one C header (alphadev_sort{n}_i32 for n = "
+        "2..8 and sort_small_i32) to PATH, a regular file or a new name; takes no FILE or -o",
+    )
     p.add_argument(
         "--name", help="function name, a C identifier that is not reserved (default sort{n}_{isa})"
     )

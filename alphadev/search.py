@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alphadev import asm, exact
+from alphadev import asm, exact, pareto
 from alphadev.atomic import write_atomic
 from alphadev.exact import best_first, comparators
 from alphadev.game import AssemblyGame, GameState
@@ -47,6 +47,7 @@ from alphadev.latency import critical_path
 from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
 from alphadev.mcts import tree as mcts_tree
 from alphadev.options import check_range, check_seconds, option, parse_bytes
+from alphadev.pareto import OBJECTIVES, NativePick, ParetoSet, Scored
 from alphadev.tasks import SortTask, VerifyResult, verify
 
 __all__ = [
@@ -72,6 +73,11 @@ STOP_GRACE = 1.0
 #: :data:`MCTS_CHUNK_ROWS` test rows times simulations).
 MCTS_CHUNK = 256
 MCTS_CHUNK_ROWS = 1 << 16
+#: Up to this n a speed objective runs the comparator beam a second time, ranked by the cost
+#: model (sort6: about 15 s); beyond, the trade-off set holds what the length beam finished.
+SPEED_BEAM_MAX_N = 6
+#: Finished kernels of a comparator beam scored for the trade-off set.
+SPEED_VARIANTS = 64
 #: Registers the best-first beam takes at most.
 BEST_FIRST_MAX_REGISTERS = 10
 
@@ -131,6 +137,18 @@ class SearchConfig:
         "and the summary says so",
         metavar="SIZE",
     )
+    objective: str = option(
+        "latency",
+        choices=OBJECTIVES,
+        help="what 'best' means for the kernel it hands you: length (fewest instructions), or "
+        "predicted and measured speed, throughput (independent calls in flight) or latency "
+        "(each call on the previous call's output); the search always also keeps the shortest",
+    )
+    no_native: bool = option(
+        False,
+        help="pick the fastest by the cost model alone (default: with gcc installed, the best "
+        "few candidates and the lowered network are timed natively and the fastest is kept)",
+    )
     tail_nodes: int = 2_000_000
 
     @property
@@ -149,6 +167,8 @@ class SearchConfig:
         check_range("target", self.target, 1)
         check_range("seed", self.seed, 0, 2**63 - 1)
         parse_bytes("memory", self.memory, 16 << 20, 1 << 40)
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}: expected one of {OBJECTIVES}")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: expected one of {METHODS}")
         if self.method == "best-first" and registers > BEST_FIRST_MAX_REGISTERS:
@@ -200,6 +220,17 @@ class SearchResult:
     memory_capped: tuple[str, ...] = ()
     #: On Ray (:mod:`alphadev.distributed`): the workers and what they ran; else empty.
     cluster: str = ""
+    #: The kernel the objective asks for (a speed objective: predicted and, with gcc, timed
+    #: fastest; ``length``: the shortest), verified; None when nothing was found.
+    fastest: Scored | None = None
+    fastest_verified: VerifyResult | None = None
+    #: The native timing behind ``fastest`` (None: not timed), and how it was chosen.
+    native: NativePick | None = None
+    pick_note: str = ""
+    #: How many kernels the trade-off set (length, predicted cycles) held at the end.
+    pareto_size: int = 0
+    #: The lowered sorting network, scored: the baseline of every speed figure.
+    network: Scored | None = None
 
     @property
     def states(self) -> int:
@@ -229,9 +260,20 @@ class _Shared:
         self.errors: list[BaseException] = []
         self.stop_reason = "time limit"
         self.capped: list[str] = []  # tables that reached their share of the memory budget
+        self.pareto = ParetoSet()
+        self.network: Scored | None = None
+
+    def consider(self, program: Program, found_by: str) -> None:
+        """Score a correct program (on the tie rows) for the speed objectives and keep it in the
+        trade-off set if nothing found so far is as short and as fast in both modes."""
+        item = pareto.score(program, found_by, time.perf_counter() - self.t0)
+        with self.lock:
+            self.pareto.add(item)
 
     def offer(self, program: Program, found_by: str) -> bool:
-        """Record ``program`` (correct on the tie rows) if it beats the best; True if it did."""
+        """Record ``program`` (correct on the tie rows) if it beats the best; True if it did.
+        Every program offered also enters the trade-off set (:meth:`consider`)."""
+        self.consider(program, found_by)
         n = self.task.n
         cand = Candidate(
             program=program,
@@ -267,9 +309,31 @@ class _Shared:
         fields = {"simulations": self.simulations, "mcts_states": self.mcts_states,
                   "enumeration_states": self.control.nodes, "evaluator": self.evaluator,
                   "memory_capped": tuple(self.capped), **counters}  # fmt: skip
+        if best is not None:
+            fields.update(self.fastest(config, best, verified))
         return SearchResult(config=config, best=best, verified=verified, optimal=self.optimal,
                             stop_reason=self.stop_reason, seconds=seconds, history=history,
                             **fields)  # fmt: skip
+
+    def fastest(self, config: SearchConfig, best: Candidate, verified: VerifyResult) -> dict:
+        """The objective's pick from the trade-off set (:func:`alphadev.pareto.pick`: timed
+        natively beside the lowered network unless ``--no-native``, gcc is missing or the
+        search was interrupted), verified, as :class:`SearchResult` fields."""
+        task = self.task
+        network = pareto.score(exact.assemble(task, exact.network_core(task)),
+                               "sorting network (constructed)", 0.0)  # fmt: skip
+        with self.lock:
+            self.pareto.add(pareto.score(best.program, best.found_by, best.seconds))
+            front = self.pareto
+        native = not config.no_native and self.stop_reason != "interrupted"
+        chosen, timed, note = pareto.pick(front, config.objective, network, native=native)
+        if chosen is None:
+            return {}
+        checked = verified if chosen.program == best.program else verify(chosen.program, task)
+        if not checked.correct:
+            raise AssertionError(f"the fastest kernel fails verification: {checked}")
+        return {"fastest": chosen, "fastest_verified": checked, "native": timed,
+                "pick_note": note, "pareto_size": len(front), "network": network}  # fmt: skip
 
     def finish(self, reason: str) -> None:
         if not self.stop.is_set():
@@ -361,10 +425,24 @@ def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
 
 
 def _comparator_lane(shared: _Shared, config: SearchConfig) -> None:
-    """The comparator search from scratch (no constructed seed): anytime, never a proof."""
-    found = comparators.comparator_search(shared.task, control=shared.control, seed=config.seed)
+    """The comparator search from scratch (no constructed seed): anytime, never a proof. Its
+    other finished kernels enter the trade-off set; with a speed objective (n <=
+    :data:`SPEED_BEAM_MAX_N`) a second beam ranked by the cost model follows."""
+    task = shared.task
+    variants = SPEED_VARIANTS if task.n <= SPEED_BEAM_MAX_N else 4
+    found = comparators.comparator_search(task, control=shared.control, seed=config.seed,
+                                          variants=variants)  # fmt: skip
     if found.core is not None:
-        shared.offer(exact.assemble(shared.task, found.core), "comparator search (not a proof)")
+        shared.offer(exact.assemble(task, found.core), "comparator search (not a proof)")
+    for core in found.variants:
+        shared.consider(exact.assemble(task, core), "comparator search (not a proof)")
+    if config.objective == "length" or task.n > SPEED_BEAM_MAX_N or shared.stop.is_set():
+        return
+    fast = comparators.comparator_search(task, control=shared.control, seed=config.seed,
+                                         variants=variants, objective=config.objective)  # fmt: skip
+    label = f"comparator search ranked by predicted {config.objective} (not a proof)"
+    for core in fast.variants:
+        shared.offer(exact.assemble(task, core), label)
 
 
 def _best_first_lane(shared: _Shared, config: SearchConfig) -> None:
@@ -539,27 +617,42 @@ def run_search(
     return shared.result(config, time.perf_counter() - t0, left_behind=left_behind)
 
 
-def kernel_header(result: SearchResult) -> dict[str, str]:
-    """The ``.s`` header for a verified result."""
-    best, cfg, ver = result.best, result.config, result.verified
-    assert best is not None and ver is not None
-    found_by = best.found_by
-    return {
+def kernel_header(result: SearchResult, kernel: Candidate | Scored | None = None,
+                  verified: VerifyResult | None = None) -> dict[str, str]:  # fmt: skip
+    """The ``.s`` header of ``kernel`` (default: the shortest, ``result.best``), verified."""
+    cfg = result.config
+    kernel = result.best if kernel is None else kernel
+    ver = result.verified if verified is None else verified
+    assert kernel is not None and ver is not None
+    program = kernel.program
+    speed = pareto.score(program, kernel.found_by, kernel.seconds)
+    header = {
         "task": f"sort{cfg.n}",
         "isa": get_isa(cfg.isa).name,
-        "registers": str(best.program.layout.registers),
-        "length": str(best.length),
-        "core_length": str(best.core_length),
-        "critical_path": str(best.critical_path),
-        "found_by": f"alphadev search ({found_by})",
+        "registers": str(program.layout.registers),
+        "length": str(len(program)),
+        "core_length": str(len(program) - 2 * cfg.n),
+        "critical_path": str(critical_path(program)),
+        "cycles_throughput": f"{speed.throughput:.2f}",
+        "cycles_latency": f"{speed.latency:.2f}",
+        "found_by": f"alphadev search ({kernel.found_by})",
         "optimal": "yes, no shorter core in the enumeration space (exact descent exhausted)"
-        if result.optimal
+        if result.optimal and len(program) == result.best.length
         else "not proved",
         "seed": str(cfg.seed),
         "simulations": str(result.simulations),
-        "seconds": f"{best.seconds:.2f}",
+        "seconds": f"{kernel.seconds:.2f}",
         "verified": f"{ver.tie_rows} tie-pattern rows + {ver.random_rows} random int32 rows",
     }
+    native = result.native
+    if native is not None and any(item.program == program for item, _ in native.timings):
+        item = next(item for item, _ in native.timings if item.program == program)
+        header["native"] = (
+            f"throughput {native.ratio(item, 'throughput'):.3f}x, latency "
+            f"{native.ratio(item, 'latency'):.3f}x the lowered sorting network "
+            f"({native.machine}, -O2)"
+        )
+    return header
 
 
 def catalogue_best(out_dir: str | Path, n: int, isa: str) -> tuple[int, Path] | None:
@@ -590,4 +683,26 @@ def write_kernel(
             "adds a strictly shorter kernel (--force to write anyway)"
         )
     write_atomic(path, asm.format(result.best.program, header=header))
+    return path, f"written to {path}"
+
+
+def write_fastest(
+    result: SearchResult, out_dir: str | Path, *, force: bool = False
+) -> tuple[Path | None, str]:
+    """Write the objective's pick (``result.fastest``, a speed objective only) to
+    ``out_dir/sort{n}_{isa}_fast.s`` atomically, unless that file holds a kernel predicted at
+    least as fast in both modes (:func:`alphadev.catalogue.fast_is_better`; ``force`` writes
+    anyway). Returns ``(path written or None, what happened)``."""
+    from alphadev.catalogue import fast_file, fast_is_better
+
+    fastest = result.fastest
+    if fastest is None or result.fastest_verified is None or not result.fastest_verified.correct:
+        raise ValueError("only a verified program is written")
+    header = kernel_header(result, fastest, result.fastest_verified)
+    header["objective"] = result.config.objective
+    path = fast_file(out_dir, result.config.n, header["isa"])
+    better, why = fast_is_better(path, fastest.throughput, fastest.latency, fastest.length)
+    if not better and not force:
+        return None, f"not written: {why} (--force to write anyway)"
+    write_atomic(path, asm.format(fastest.program, header=header))
     return path, f"written to {path}"

@@ -42,11 +42,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from alphadev.cost import partial_cost
 from alphadev.exact import comparators_kernels as kernels
 from alphadev.exact.control import SearchControl
 from alphadev.exact.networks import sorting_network
 from alphadev.exact.space import Core, core_actions, failing_rows
-from alphadev.isa import Isa
+from alphadev.isa import Instruction, Isa, Op, Program
 from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask, tie_pattern_rows
 
 __all__ = [
@@ -92,6 +93,9 @@ class ComparatorResult:
     rounds: int = 1
     rows: int = 0
     levels: tuple[int, ...] = field(default=())
+    #: With ``variants=K``: up to K distinct verified cores the last round finished, shortest
+    #: first (the raw material of a speed objective: equally short kernels differ in speed).
+    variants: tuple[Core, ...] = field(default=())
 
     @property
     def length(self) -> int | None:
@@ -293,6 +297,14 @@ def _local_registers(node: _Node, pair: tuple[int, int]) -> np.ndarray:
     return np.array([r for r in range(len(held)) if r not in reserved], dtype=np.int64)
 
 
+def _unfinished(task: SortTask, core) -> Program:
+    """The loads and ``core`` (no stores yet) as a program."""
+    layout = task.layout
+    code = [Instruction(Op.MOV, layout.register(i), layout.memory(i)) for i in range(task.n)]
+    code += [Instruction(Op(op), layout.register(d), layout.register(s)) for op, d, s in core]
+    return Program(layout, tuple(code))
+
+
 @dataclass
 class _Beam:
     task: SortTask
@@ -305,6 +317,19 @@ class _Beam:
     slack: int = 0
     nodes: int = 0
     memo: dict = field(default_factory=dict)
+    #: ``length``: rank a level by instruction count; ``throughput`` / ``latency``: by the
+    #: cost model's score of the unfinished kernel (:func:`alphadev.cost.partial_cost`), then
+    #: by instruction count.
+    objective: str = "length"
+
+    def rank(self, node: _Node, seq) -> tuple[float, int]:
+        length = len(node.core) + len(seq)
+        if self.objective == "length":
+            return (length, 0)
+        return (
+            partial_cost(_unfinished(self.task, node.core + tuple(seq)), self.objective),
+            length,
+        )
 
     def lowerings(self, node: _Node, pair: tuple[int, int]) -> list[list[tuple[int, int, int]]]:
         """The shortest lowerings of ``pair`` from ``node`` as lists of ``(op, dst, src)``."""
@@ -392,7 +417,7 @@ class _Beam:
                     if self.control.stopped:
                         return finished, True, kept
                     for seq in self.lowerings(node, pair):
-                        candidates.append((len(node.core) + len(seq), index, pair, seq))
+                        candidates.append((self.rank(node, seq), index, pair, seq))
             if self.control.stopped:
                 return finished, True, kept
             order = self.rng.permutation(len(candidates))
@@ -450,6 +475,8 @@ def _drive(
     max_rounds: int,
     slack: int = 0,
     add_per_round: int = 64,
+    variants: int = 0,
+    objective: str = "length",
 ) -> ComparatorResult:
     if task.registers <= task.n:
         raise ValueError("a compare-exchange needs a scratch register (registers > n)")
@@ -465,7 +492,8 @@ def _drive(
     kept: list[int] = []
     while rounds < max_rounds:
         rounds += 1
-        beam = _Beam(task, current, width, control, np.random.default_rng(seed), slack=slack)
+        beam = _Beam(task, current, width, control, np.random.default_rng(seed), slack=slack,
+                     objective=objective)  # fmt: skip
         finished, stopped, kept = beam.run(choose_for(beam))
         nodes += beam.nodes
         added = []
@@ -488,6 +516,7 @@ def _drive(
         if stopped or not added or best is not None:
             break
         current = np.concatenate([current, np.array(added[:add_per_round], dtype=np.int32)])
+    kept_variants = _verified_variants(task, finished, variants) if variants and finished else ()
     return ComparatorResult(
         None if best is None else list(best.core),
         None if best is None else list(best.network),
@@ -497,7 +526,23 @@ def _drive(
         rounds,
         int(current.shape[0]),
         tuple(kept),
+        kept_variants,
     )
+
+
+def _verified_variants(task: SortTask, finished: list[_Node], limit: int) -> tuple[Core, ...]:
+    """Up to ``limit`` distinct cores of ``finished`` that verify, shortest first."""
+    out: list[Core] = []
+    seen: set[tuple] = set()
+    for node in sorted(finished, key=lambda f: len(f.core)):
+        if len(out) >= limit:
+            break
+        if node.core in seen:
+            continue
+        seen.add(node.core)
+        if failing_rows(task, list(node.core)) is None:
+            out.append(list(node.core))
+    return tuple(out)
 
 
 def comparator_search(
@@ -510,6 +555,8 @@ def comparator_search(
     rows: np.ndarray | None = None,
     max_rounds: int = 8,
     lowering_slack: int = 0,
+    variants: int = 0,
+    objective: str = "length",
 ) -> ComparatorResult:
     """Beam over comparator networks of at most ``OPTIMAL_COMPARATORS[n] +
     extra_comparators`` comparators, each comparator lowered in as few instructions as the
@@ -518,7 +565,11 @@ def comparator_search(
     ``width``: nodes kept per level. ``seed``: the order among equally short nodes.
     ``rows``: the rows to search on (default: every tie row for n <= 6, else the
     permutations and 0-1 rows, with failing tie rows added between rounds, at most
-    ``max_rounds`` rounds)."""
+    ``max_rounds`` rounds). ``variants``: also return up to that many distinct verified cores
+    of the last round (:attr:`ComparatorResult.variants`). ``objective``: ``length`` ranks each
+    level by instruction count; ``throughput`` or ``latency`` by the cost model's score of the
+    unfinished kernels (:func:`alphadev.cost.partial_cost`), so the beam keeps the kernels
+    predicted fastest (a level costs more: each candidate is scored)."""
     n = task.n
     zo = _zero_one(n)
     budget = OPTIMAL_COMPARATORS[n] + extra_comparators
@@ -549,6 +600,8 @@ def comparator_search(
         rows=rows,
         max_rounds=max_rounds,
         slack=lowering_slack,
+        variants=variants,
+        objective=objective,
     )
 
 
