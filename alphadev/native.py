@@ -29,7 +29,7 @@ from pathlib import Path
 from alphadev.export import to_c
 from alphadev.isa import Program
 
-__all__ = ["NativeTiming", "TimedKernel", "gcc", "machine_name", "time_kernels"]
+__all__ = ["NativeTiming", "TimedKernel", "cpu_name", "gcc", "machine_name", "time_kernels"]
 
 #: Arrays per timed pass (both modes).
 COUNT = 1 << 16
@@ -62,16 +62,21 @@ def gcc() -> str | None:
     return shutil.which("gcc")
 
 
-def machine_name() -> str:
-    """CPU model name (from /proc/cpuinfo where readable) and the gcc version."""
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where readable)."""
+    cpu = platform.processor() or platform.machine() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return cpu
+
+
+def machine_name() -> str:
+    """CPU model name and the gcc version."""
+    cpu = cpu_name()
     version = ""
     if gcc() is not None:
         out = subprocess.run([gcc(), "-dumpfullversion"], capture_output=True, text=True)

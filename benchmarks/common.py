@@ -12,16 +12,11 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from alphadev.native import cpu_name
+
 
 def machine_info() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     os_name = platform.platform()
     try:
         for line in Path("/etc/os-release").read_text().splitlines():

@@ -1,0 +1,63 @@
+; task: sort6
+; isa: minmax
+; registers: 7
+; length: 46
+; core_length: 34
+; critical_path: 13
+; found_by: alphadev search (comparator search ranked by predicted latency (not a proof))
+; seed: 0
+; simulations: 0
+; seconds: 5.37
+; verified: 4683 tie-pattern rows + 30000 random int32 rows
+; cycles_throughput: 12.00
+; cycles_latency: 25.25
+; optimal: not proved
+; native: throughput 0.954x, latency 0.942x the lowered sorting network (AMD EPYC, gcc 12.2.0, -O2)
+; objective: latency
+
+mov r0, m0
+mov r1, m1
+mov r2, m2
+mov r3, m3
+mov r4, m4
+mov r5, m5
+mov r6, r0
+min r0, r1
+max r6, r1
+mov r1, r4
+min r1, r6
+max r6, r4
+mov r4, r2
+min r2, r5
+max r5, r4
+mov r4, r3
+min r3, r5
+max r4, r5
+mov r5, r0
+min r0, r1
+max r1, r5
+mov r5, r2
+min r2, r3
+max r5, r3
+mov r3, r4
+min r3, r6
+max r4, r6
+mov r6, r1
+min r1, r5
+max r6, r5
+mov r5, r0
+min r0, r2
+max r5, r2
+mov r2, r3
+min r2, r6
+max r6, r3
+min r3, r5
+max r2, r5
+max r3, r1
+min r1, r5
+mov m0, r0
+mov m1, r1
+mov m2, r3
+mov m3, r2
+mov m4, r6
+mov m5, r4
