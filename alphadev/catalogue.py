@@ -57,28 +57,35 @@ def fast_file(folder: str | Path, n: int, isa: str) -> Path:
     return Path(folder) / f"sort{n}_{isa}_fast.s"
 
 
-def predicted_cycles(path: Path) -> tuple[float, float, int] | None:
-    """``(cycles_throughput, cycles_latency, length)`` from a kernel file's header, or None
-    when the file is missing, unreadable or lacks them."""
+def predicted_cycles(path: Path) -> tuple[float, float, int, str] | None:
+    """``(throughput, latency, length, lowering)`` of the kernel in ``path``: the cost model's
+    cycles per call in its faithful lowering (predicted anew, not read from the header, so
+    kernels scored by older parameters or in another lowering compare fairly); None when the
+    file is missing or unreadable."""
+    from alphadev.cost import best_lowering, predict
+
     try:
-        listing = asm.parse_file(path)
-        header = listing.header
-        return (float(header["cycles_throughput"]), float(header["cycles_latency"]),
-                len(listing.program))  # fmt: skip
-    except (OSError, ValueError, KeyError):
+        program = asm.parse_file(path).program
+    except (OSError, ValueError):
         return None
+    lowering = best_lowering(program)
+    p = predict(program, lowering)
+    return p.throughput, p.latency, len(program), lowering
 
 
 def fast_is_better(path: Path, throughput: float, latency: float, length: int) -> tuple[bool, str]:
     """Whether a kernel predicted at ``throughput`` and ``latency`` cycles per call may replace
-    the fastest kernel at ``path``: yes where there is none (or its header lacks the figures),
-    else only if it is predicted no slower in either mode and faster in one, or as fast and
+    the fastest kernel at ``path``: yes where there is none, never where ``path`` is not a
+    regular kernel file this code can read (a folder, a FIFO, a link, a damaged file), else
+    only if it is predicted no slower in either mode and faster in one, or as fast and
     shorter. The reason, for the user, comes with the answer."""
-    old = predicted_cycles(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return True, "no fastest kernel yet"
+    if path.is_symlink() or not path.is_file():
+        return False, f"{path} is not a regular file; nothing replaces it"
+    old = predicted_cycles(path)
     if old is None:
-        return True, f"{path} gives no predicted cycles"
+        return False, f"{path} cannot be read as a kernel; nothing replaces it"
     mine, theirs = (throughput, latency), old[:2]
     if all(a <= b for a, b in zip(mine, theirs, strict=True)) and mine != theirs:
         return True, f"predicted faster than {path}"
@@ -92,15 +99,26 @@ def fast_is_better(path: Path, throughput: float, latency: float, length: int) -
 
 
 def header_kernels(folder: Path = CATALOGUE) -> list[HeaderKernel]:
-    """One kernel per n = 2..8 for the pasteable header: the catalogue's fastest cmov kernel
-    (``sort{n}_cmov_fast.s``), else its shortest, else the lowered sorting network."""
+    """One kernel per n = 2..8 for the pasteable header: of the catalogue's fastest kernels
+    (``sort{n}_cmov_fast.s``, ``sort{n}_minmax_fast.s``), the one predicted fastest in latency
+    (then throughput) in its faithful lowering (minmax: SSE4.1); else the shortest cmov
+    kernel; else the lowered sorting network."""
     from alphadev import exact
     from alphadev.tasks import SortTask
 
     out = []
     for n in range(2, 9):
-        fast = fast_file(folder, n, "cmov")
-        path = fast if fast.is_file() else shortest_file(folder, n, "cmov")
+        scored = []
+        for isa in ("cmov", "minmax"):
+            path = fast_file(folder, n, isa)
+            figures = predicted_cycles(path) if path.is_file() else None
+            if figures is not None:
+                scored.append(((figures[1], figures[0], figures[2]), figures[3], path))
+        if scored:
+            _, lowering, path = min(scored)
+            out.append(HeaderKernel(n, asm.parse_file(path).program, lowering, path.name))
+            continue
+        path = shortest_file(folder, n, "cmov")
         if path is not None:
             out.append(HeaderKernel(n, asm.parse_file(path).program, "gpr", path.name))
             continue

@@ -47,6 +47,7 @@ __all__ = [
     "ZNVER3",
     "CpuModel",
     "Prediction",
+    "best_lowering",
     "lower",
     "partial_cost",
     "predict",
@@ -113,6 +114,13 @@ class Prediction:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}: expected one of {MODES}")
         return self.throughput if mode == "throughput" else self.latency
+
+
+def best_lowering(program: Program) -> str:
+    """The faithful lowering of ``program``: ``sse`` (one pminsd/pmaxsd per min/max) when it
+    uses only mov, min and max, else ``gpr``."""
+    ops = {Op(ins.op) for ins in program.code}
+    return "sse" if ops <= {Op.MOV, Op.MIN, Op.MAX} else "gpr"
 
 
 def lower(program: Program, lowering: str = "gpr") -> np.ndarray:

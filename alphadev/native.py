@@ -11,8 +11,10 @@ int32, values from {0..3}, INT32_MIN/INT32_MAX), and times both modes:
   two calls one value (at a random position, from a table) is replaced by XOR with a random
   word, so the input stays random and each call's loads wait for the previous call's stores.
 
-Every figure is ns per call: the mean over the middle half of ``repeats`` timed passes, the
-kernels taking turns within each repeat (so drift hits all alike). Ratios are only meaningful
+Every figure is ns per call: the mean over the middle half of ``repeats`` timed passes, after
+0.2 s of warm-up, the kernels taking turns within each repeat (each repeat starting with
+another kernel, so drift and order hit all alike); each kernel is forced inline into its two
+timing loops. Ratios are only meaningful
 between kernels timed in the same call. Returns nothing (and says why) where gcc is missing.
 """
 
@@ -132,8 +134,16 @@ int main(int argc, char **argv) {
     double *lat = malloc(sizeof(double) * repeats * total);
     for (size_t i = 0; i < 8 * count; i++) pristine[i] = value(i);
     for (int i = 0; i < 1024; i++) { noise[i] = next_u32(); where[i] = (uint8_t)next_u32(); }
-    for (int r = -1; r < repeats; r++) {  /* repeat -1 warms up */
+    double warm = now_ns();  /* warm up (clock, caches, predictors): 0.2 s of every kernel */
+    while (now_ns() - warm < 2e8)
         for (size_t k = 0; k < total; k++) {
+            memcpy(work, pristine, sizeof(int32_t) * ENTRIES[k].n * count);
+            ENTRIES[k].pass(work, count);
+            ENTRIES[k].chain(work, count, noise, where);
+        }
+    for (int r = 0; r < repeats; r++) {
+        for (size_t j = 0; j < total; j++) {
+            size_t k = (j + (size_t)r) % total;  /* each repeat starts with another kernel */
             int n = ENTRIES[k].n;
             memcpy(work, pristine, sizeof(int32_t) * n * count);
             double t0 = now_ns();
@@ -141,8 +151,8 @@ int main(int argc, char **argv) {
             double t1 = now_ns();
             ENTRIES[k].chain(work, count, noise, where);
             double t2 = now_ns();
-            if (r >= 0) { tput[k * repeats + r] = (t1 - t0) / count;
-                          lat[k * repeats + r] = (t2 - t1) / count; }
+            tput[k * repeats + r] = (t1 - t0) / count;
+            lat[k * repeats + r] = (t2 - t1) / count;
         }
     }
     for (size_t k = 0; k < total; k++)
@@ -165,7 +175,10 @@ def harness(kernels: list[TimedKernel]) -> str:
         n = kernel.program.layout.n
         extra = {} if kernel.lowering == "gpr" else {"lowering": kernel.lowering}
         source = to_c(kernel.program, name, **extra)
-        parts.append(source.replace(f"void {name}(", f"static inline void {name}("))
+        # always_inline: a plain inline is a hint gcc drops for long kernels or large files,
+        # and a call would add its own cost to the figure.
+        inline = "static inline __attribute__((always_inline)) void"
+        parts.append(source.replace(f"void {name}(", f"{inline} {name}("))
         parts.append(
             f"__attribute__((noinline, aligned(64))) static void pass_{name}(int32_t *w, "
             f"size_t count) {{ for (size_t i = 0; i < count; i++) {name}(w + i * {n}); }}\n"

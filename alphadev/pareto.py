@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alphadev.cost import MODES, predict
+from alphadev.cost import MODES, best_lowering, predict
 from alphadev.isa import Program
 from alphadev.native import NativeTiming, TimedKernel, machine_name, time_kernels
 
@@ -39,6 +39,9 @@ class Scored:
     length: int
     throughput: float
     latency: float
+    #: How it is exported and timed (:func:`alphadev.cost.best_lowering`: ``sse`` for
+    #: mov/min/max kernels, else ``gpr``).
+    lowering: str = "gpr"
 
     def key(self, objective: str) -> tuple[float, float, int]:
         """Sort key for ``objective``: lower is better."""
@@ -55,9 +58,10 @@ class Scored:
 
 
 def score(program: Program, found_by: str, seconds: float) -> Scored:
-    """``program`` scored by the cost model (``gpr`` lowering, Zen 3 parameters)."""
-    p = predict(program)
-    return Scored(program, found_by, seconds, len(program), p.throughput, p.latency)
+    """``program`` scored by the cost model (Zen 3 parameters) in its faithful lowering."""
+    lowering = best_lowering(program)
+    p = predict(program, lowering)
+    return Scored(program, found_by, seconds, len(program), p.throughput, p.latency, lowering)
 
 
 class ParetoSet:
@@ -149,7 +153,7 @@ def pick(
     if not native:
         return field[0], None, "predicted by the cost model (--no-native: nothing timed)"
     entries = [network] + [f for f in field if f.program != network.program]
-    kernels = [TimedKernel(f"candidate {i}", e.program) for i, e in enumerate(entries)]
+    kernels = [TimedKernel(f"candidate {i}", e.program, e.lowering) for i, e in enumerate(entries)]
     timings = time_kernels(kernels, repeats=repeats, count=1 << 15)
     if timings is None:
         return field[0], None, "predicted by the cost model (gcc is not installed: nothing timed)"

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from alphadev import asm
 from alphadev.catalogue import fast_is_better
+from alphadev.cost import predict
 from alphadev.exact import assemble, network_core
 from alphadev.pareto import ParetoSet, Scored, pick, score
 from alphadev.search import SearchConfig, run_search, write_fastest
@@ -88,13 +89,23 @@ def test_pick_times_candidates_beside_the_network_and_may_keep_the_network():
 def test_fast_file_is_replaced_only_by_a_kernel_no_slower_in_both_modes(tmp_path):
     path = tmp_path / "sort3_cmov_fast.s"
     assert fast_is_better(path, 3.0, 21.0, 17)[0]
-    path.write_text("; task: sort3\n; cycles_throughput: 3.00\n; cycles_latency: 21.00\n\n"
-                    + asm.format(asm.parse_file(ROOT / "asm" / "discovered" /
-                                                "sort3_cmov_17.s").program))  # fmt: skip
-    assert not fast_is_better(path, 3.0, 21.0, 17)[0]  # as fast, as short
-    assert not fast_is_better(path, 2.5, 22.0, 17)[0]  # faster in one mode, slower in the other
-    assert fast_is_better(path, 3.0, 20.0, 18)[0]  # faster in latency, no slower in throughput
-    assert fast_is_better(path, 3.0, 21.0, 16)[0]  # as fast and shorter
+    kernel = ROOT / "asm" / "discovered" / "sort3_cmov_17.s"
+    path.write_text(kernel.read_text())
+    figures = predict(asm.parse_file(kernel).program)  # anew, not read from the header
+    t, lat = figures.throughput, figures.latency
+    assert not fast_is_better(path, t, lat, 17)[0]  # as fast, as short
+    assert not fast_is_better(path, t - 0.5, lat + 1, 17)[0]  # faster in one mode only
+    assert fast_is_better(path, t, lat - 1, 18)[0]  # faster in latency, no slower in throughput
+    assert fast_is_better(path, t, lat, 16)[0]  # as fast and shorter
+    folder = tmp_path / "sort4_cmov_fast.s"
+    folder.mkdir()
+    assert not fast_is_better(folder, 1.0, 1.0, 1)[0]
+    link = tmp_path / "sort5_cmov_fast.s"
+    link.symlink_to(tmp_path / "elsewhere.s")
+    assert not fast_is_better(link, 1.0, 1.0, 1)[0]
+    damaged = tmp_path / "sort6_cmov_fast.s"
+    damaged.write_text("not a kernel\n")
+    assert not fast_is_better(damaged, 1.0, 1.0, 1)[0]
 
 
 def test_a_speed_search_writes_its_fastest_kernel_once(tmp_path):

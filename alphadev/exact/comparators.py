@@ -318,18 +318,17 @@ class _Beam:
     nodes: int = 0
     memo: dict = field(default_factory=dict)
     #: ``length``: rank a level by instruction count; ``throughput`` / ``latency``: by the
-    #: cost model's score of the unfinished kernel (:func:`alphadev.cost.partial_cost`), then
-    #: by instruction count.
+    #: cost model's score of the unfinished kernel (:func:`alphadev.cost.partial_cost`; a
+    #: mov/min/max ISA in the sse lowering), then by instruction count.
     objective: str = "length"
 
     def rank(self, node: _Node, seq) -> tuple[float, int]:
         length = len(node.core) + len(seq)
         if self.objective == "length":
             return (length, 0)
-        return (
-            partial_cost(_unfinished(self.task, node.core + tuple(seq)), self.objective),
-            length,
-        )
+        program = _unfinished(self.task, node.core + tuple(seq))
+        lowering = "sse" if self.task.isa.ops <= {Op.MOV, Op.MIN, Op.MAX} else "gpr"
+        return (partial_cost(program, self.objective, lowering), length)
 
     def lowerings(self, node: _Node, pair: tuple[int, int]) -> list[list[tuple[int, int, int]]]:
         """The shortest lowerings of ``pair`` from ``node`` as lists of ``(op, dst, src)``."""

@@ -7,12 +7,13 @@
 ; found_by: alphadev search (comparator search (not a proof))
 ; seed: 0
 ; simulations: 0
-; seconds: 0.23
+; seconds: 0.25
 ; verified: 13 tie-pattern rows + 30000 random int32 rows
-; cycles_throughput: 3.25
-; cycles_latency: 21.25
+; cycles_throughput: 3.00
+; cycles_latency: 22.50
+; lowering: sse
 ; optimal: yes, no shorter core in the enumeration space (exact descent exhausted)
-; native: throughput 0.988x, latency 0.895x the lowered sorting network (AMD EPYC, gcc 12.2.0, -O2)
+; native: throughput 1.000x, latency 0.970x the lowered sorting network (AMD EPYC, gcc 12.2.0, -O2)
 ; objective: latency
 
 mov r0, m0

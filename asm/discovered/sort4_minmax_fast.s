@@ -6,11 +6,12 @@
 ; critical_path: 10
 ; found_by: alphadev search (sorting network (constructed))
 ; seed: 0
-; simulations: 58521
+; simulations: 48357
 ; seconds: 0.00
 ; verified: 75 tie-pattern rows + 30000 random int32 rows
-; cycles_throughput: 6.00
-; cycles_latency: 23.00
+; cycles_throughput: 4.00
+; cycles_latency: 23.50
+; lowering: sse
 ; optimal: yes, no shorter core in the enumeration space (exact descent exhausted)
 ; native: throughput 1.000x, latency 1.000x the lowered sorting network (AMD EPYC, gcc 12.2.0, -O2)
 ; objective: latency

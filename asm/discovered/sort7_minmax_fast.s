@@ -9,8 +9,9 @@
 ; simulations: 0
 ; seconds: 0.00
 ; verified: 47293 tie-pattern rows + 30000 random int32 rows
-; cycles_throughput: 17.00
-; cycles_latency: 32.00
+; cycles_throughput: 10.25
+; cycles_latency: 28.00
+; lowering: sse
 ; optimal: not proved
 ; native: throughput 1.000x, latency 1.000x the lowered sorting network (AMD EPYC, gcc 12.2.0, -O2)
 ; objective: latency

@@ -9,8 +9,9 @@
 ; simulations: 0
 ; seconds: 0.00
 ; verified: 545835 tie-pattern rows + 30000 random int32 rows
-; cycles_throughput: 19.00
-; cycles_latency: 33.25
+; cycles_throughput: 12.25
+; cycles_latency: 28.75
+; lowering: sse
 ; optimal: not proved
 ; native: throughput 1.000x, latency 1.000x the lowered sorting network (AMD EPYC, gcc 12.2.0, -O2)
 ; objective: latency
