@@ -126,7 +126,12 @@ MAX_RAY_WORKERS = 1024
 
 
 def _check_ray(args: argparse.Namespace) -> None:
-    """``--workers`` in range, and with ``--ray`` the ray extra installed: else one line."""
+    """``--workers`` only with ``--ray`` and in range (default 2), and with ``--ray`` the ray
+    extra installed: else one line."""
+    if args.workers is not None and args.ray is None:
+        raise UsageError("--workers is for --ray (without it the search runs two lanes here)")
+    if args.workers is None:
+        args.workers = 2
     if not 1 <= args.workers <= MAX_RAY_WORKERS:
         raise UsageError(f"--workers must be between 1 and {MAX_RAY_WORKERS}, got {args.workers}")
     if args.ray is None:
@@ -350,13 +355,44 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _ignore_further_interrupts() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _write_found(result, args: argparse.Namespace, speed: bool):
+    """Write the verified shortest (and, with a speed objective, fastest) kernel to ``--out``;
+    where that fails, print the kernels instead (never lose one). Returns ``(path, what,
+    fast_path, fast_what)``."""
+    from alphadev import asm
+    from alphadev.search import write_fastest, write_kernel
+
+    path, what, fast_path, fast_what = None, "nothing found", None, ""
+    try:
+        path, what = write_kernel(result, args.out, force=args.force)
+        if speed:
+            fast_path, fast_what = write_fastest(result, args.out, force=args.force)
+    except OSError as exc:  # never lose a verified kernel: print it instead
+        what = f"could not write to {args.out} ({exc.strerror or exc}); the kernel is printed"
+        print(f"alphadev search: {what}", file=sys.stderr)
+        if args.json:
+            print(asm.format(result.best.program), end="", file=sys.stderr)
+            if speed:
+                print(asm.format(result.fastest.program), end="", file=sys.stderr)
+    return path, what, fast_path, fast_what
+
+
 def cmd_search(args: argparse.Namespace, out: Console) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from alphadev import asm
+    from alphadev.interrupts import on_sigint
     from alphadev.options import config_from_args
-    from alphadev.search import SearchConfig, run_search, write_fastest, write_kernel
+    from alphadev.search import SearchConfig, run_search
 
     try:
         config = config_from_args(SearchConfig, args)
@@ -399,18 +435,14 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
     path, what = (None, "nothing found")
     fast_path, fast_what = (None, "")
     speed = config.objective != "length" and result.fastest is not None
-    if result.correct:
-        try:
-            path, what = write_kernel(result, args.out, force=args.force)
-            if speed:
-                fast_path, fast_what = write_fastest(result, args.out, force=args.force)
-        except OSError as exc:  # never lose a verified kernel: print it instead
-            what = f"could not write to {args.out} ({exc.strerror or exc}); the kernel is printed"
-            print(f"alphadev search: {what}", file=sys.stderr)
-            if args.json:
-                print(asm.format(result.best.program), end="", file=sys.stderr)
-                if speed:
-                    print(asm.format(result.fastest.program), end="", file=sys.stderr)
+    late: list[int] = []  # a Ctrl-C now waits for the writes (the atomic renames) to finish
+    with on_sigint(lambda: late.append(1)):
+        if result.correct:
+            path, what, fast_path, fast_what = _write_found(result, args, speed)
+    if late:
+        result.stop_reason = "interrupted"
+    if result.stop_reason == "interrupted":
+        _ignore_further_interrupts()  # it is exiting 130 with what it kept: nothing to stop
     best = result.best
     fastest = result.fastest
     interrupted = result.stop_reason == "interrupted"
@@ -554,9 +586,10 @@ def cmd_prove(args: argparse.Namespace, out: Console) -> int:
             f"stores every sort{args.n} needs"
         )
     network = exact.assemble(task, exact.network_core(task))
-    if args.max_length >= len(network):  # the answer is known: the lowered network exists
-        core = len(network) - 2 * args.n
     _check_ray(args)
+    if args.max_length >= len(network):  # answered at once: the lowered network is one
+        outcome = exact.Outcome("found", network, len(network) - 2 * args.n, 0, 0.0)
+        return _report_proof(args, out, outcome, outcome.max_core, space)
     if args.ray is not None:
         return _prove_on_ray(args, out, task, core, space)
     control = exact.SearchControl()
@@ -847,8 +880,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--workers",
             type=int,
-            default=2,
-            help=f"Ray workers with --ray, one CPU each, 1..{MAX_RAY_WORKERS}",
+            default=None,
+            help=f"Ray workers with --ray, one CPU each, 1..{MAX_RAY_WORKERS} (default 2)",
         )
 
     p = sub.add_parser(

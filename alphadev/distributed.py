@@ -189,7 +189,7 @@ class SearchWorker:
         try:
             if config.method == "auto":
                 _comparator_lane(shared, config)
-            _other_lanes(shared, config, game)
+            _other_lanes(shared, config, game, None)
         finally:
             shared.finish("done")
             ray.get(incumbent.report.remote(run, counters()))

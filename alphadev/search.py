@@ -42,6 +42,7 @@ from alphadev import asm, exact, pareto
 from alphadev.atomic import write_atomic
 from alphadev.exact import best_first, comparators
 from alphadev.game import AssemblyGame, GameState
+from alphadev.interrupts import on_sigint
 from alphadev.isa import Op, Program, get_isa
 from alphadev.latency import critical_path
 from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
@@ -345,12 +346,17 @@ class _Shared:
 def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
     """``(evaluator, description)`` for ``--checkpoint``: a path, ``untrained``,
     ``heuristic``, or None (the packaged net for this task if shipped, else heuristic).
-    Raises ``ValueError`` with a clear message for a missing or unreadable checkpoint."""
+    Raises ``ValueError`` with a clear message for a missing or unreadable checkpoint, one with
+    non-finite weights, or one whose net cannot take the task's layout (the packaged net is
+    then replaced by the heuristic instead, and the description says why)."""
     if spec is None:
         packaged = PACKAGED_CHECKPOINTS / f"{game.task.name}_{game.task.isa.name}.pt"
         if not packaged.exists():
             return HeuristicEvaluator(game), "heuristic"
-        spec = str(packaged)
+        try:
+            return make_evaluator(str(packaged), game, seed)
+        except ValueError as exc:
+            return HeuristicEvaluator(game), f"heuristic (the packaged net does not fit: {exc})"
     if spec == "heuristic":
         return HeuristicEvaluator(game), "heuristic"
     import torch  # only when a network is asked for: importing torch costs seconds
@@ -361,17 +367,22 @@ def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
         NetworkEvaluator,
         PolicyValueNet,
         load_network,
+        location_ids,
     )
 
     if spec == "untrained":
         with torch.random.fork_rng():  # seeded weights without touching the global RNG
             torch.manual_seed(seed)
             net = PolicyValueNet(NetworkConfig(phi_weight=1.0))  # as training starts
+        location_ids(game, net.config)  # ValueError where the net cannot take the layout
         return NetworkEvaluator(net, game), "untrained network"
     try:
         net = load_network(spec)
     except CheckpointError as exc:
         raise ValueError(str(exc)) from None
+    if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+        raise ValueError(f"checkpoint {spec}: its weights hold NaN or infinite values")
+    location_ids(game, net.config)
     return NetworkEvaluator(net, game), f"network {spec}"
 
 
@@ -536,16 +547,22 @@ def _start_lane(shared: _Shared, name: str, body: Callable[[], None]) -> threadi
     return thread
 
 
-def _other_lanes(shared: _Shared, config: SearchConfig, game: AssemblyGame) -> None:
-    """Everything but the exact lane, one engine after the other (the second lane)."""
+def _runs_mcts(config: SearchConfig) -> bool:
+    return config.method == "mcts" or (config.method == "auto" and config.n <= MCTS_MAX_N)
+
+
+def _other_lanes(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) -> None:
+    """Everything but the exact lane, one engine after the other (the second lane);
+    ``evaluator``: the MCTS's, when already made (else made here)."""
     method, task = config.method, shared.task
     if method == "comparators":
         _comparator_lane(shared, config)
     wide = task.registers > BEST_FIRST_MAX_REGISTERS
     if method == "best-first" or (method == "auto" and _has_min_max(task) and not wide):
         _best_first_lane(shared, config)  # the beam shines where min/max exist
-    if method == "mcts" or (method == "auto" and task.n <= MCTS_MAX_N):
-        evaluator, shared.evaluator = make_evaluator(config.checkpoint, game, config.seed)
+    if _runs_mcts(config):
+        if evaluator is None:
+            evaluator, shared.evaluator = make_evaluator(config.checkpoint, game, config.seed)
         if not shared.stop.is_set():
             mcts = _mcts(shared, config, game, evaluator)
             shared.mcts_states = mcts.evaluations
@@ -583,38 +600,55 @@ def run_search(
     verify(Program(task.layout, ()), task, random_rows=3)
     shared = _Shared(task, config.target, t0)
     method = config.method
+    evaluator = None
+    if _runs_mcts(config) and config.checkpoint not in (None, "heuristic"):
+        # A named network is loaded before any lane starts: a checkpoint that cannot serve
+        # this task stops the command before a kernel is found, never after.
+        evaluator, shared.evaluator = make_evaluator(config.checkpoint, game, config.seed)
 
     lanes = []
     if method in ("auto", "exact"):  # first: it works while the network (torch) loads
         lanes.append(_start_lane(shared, "exact", lambda: _exact_lane(shared, config)))
     if method != "exact":
-        lanes.append(_start_lane(shared, "engines", lambda: _other_lanes(shared, config, game)))
+        lanes.append(
+            _start_lane(shared, "engines", lambda: _other_lanes(shared, config, game, evaluator))
+        )
 
     def progress() -> None:
         if on_progress is not None:
             elapsed = time.perf_counter() - t0
             on_progress(elapsed, shared.best, shared.simulations, shared.control.nodes)
 
-    try:
-        while any(lane.is_alive() for lane in lanes):
-            if time.perf_counter() >= deadline:
-                shared.finish("time limit")
-            if shared.stop.wait(min(0.25, max(0.01, deadline - time.perf_counter()))):
-                break
-            progress()
-    except KeyboardInterrupt:
+    interrupts: list[float] = []
+
+    def interrupt() -> None:  # Ctrl-C: stop the search, keep (verify, return) what it found
+        interrupts.append(time.perf_counter())
         shared.finish("interrupted")
-    finally:
-        if not shared.stop.is_set():
-            shared.finish("done")
-        grace = time.perf_counter() + STOP_GRACE
-        for lane in lanes:  # each stops at its next poll; one still compiling is left behind
-            lane.join(max(0.0, grace - time.perf_counter()))
-    left_behind = tuple(lane.name for lane in lanes if lane.is_alive())
-    if shared.errors:
-        raise shared.errors[0]
-    progress()
-    return shared.result(config, time.perf_counter() - t0, left_behind=left_behind)
+
+    with on_sigint(interrupt):  # from here on a Ctrl-C never raises: nothing found is lost
+        try:
+            while any(lane.is_alive() for lane in lanes):
+                if time.perf_counter() >= deadline:
+                    shared.finish("time limit")
+                if shared.stop.wait(min(0.25, max(0.01, deadline - time.perf_counter()))):
+                    break
+                progress()
+        except KeyboardInterrupt:  # off the main thread's handler (SIGINT not ours)
+            interrupt()
+        finally:
+            if not shared.stop.is_set():
+                shared.finish("done")
+            grace = time.perf_counter() + STOP_GRACE
+            for lane in lanes:  # each stops at its next poll; one still compiling is left behind
+                lane.join(max(0.0, grace - time.perf_counter()))
+        left_behind = tuple(lane.name for lane in lanes if lane.is_alive())
+        if shared.errors:
+            raise shared.errors[0]
+        progress()
+        result = shared.result(config, time.perf_counter() - t0, left_behind=left_behind)
+    if interrupts:  # also a Ctrl-C that came while the result was verified or timed
+        result.stop_reason = "interrupted"
+    return result
 
 
 def kernel_header(result: SearchResult, kernel: Candidate | Scored | None = None,
@@ -635,6 +669,7 @@ def kernel_header(result: SearchResult, kernel: Candidate | Scored | None = None
         "critical_path": str(critical_path(program)),
         "cycles_throughput": f"{speed.throughput:.2f}",
         "cycles_latency": f"{speed.latency:.2f}",
+        "lowering": speed.lowering,
         "found_by": f"alphadev search ({kernel.found_by})",
         "optimal": "yes, no shorter core in the enumeration space (exact descent exhausted)"
         if result.optimal and len(program) == result.best.length
@@ -655,12 +690,19 @@ def kernel_header(result: SearchResult, kernel: Candidate | Scored | None = None
     return header
 
 
+def _regular(path: Path) -> bool:
+    """A regular file, not a link (the only kind of file a search replaces)."""
+    return path.is_file() and not path.is_symlink()
+
+
 def catalogue_best(out_dir: str | Path, n: int, isa: str) -> tuple[int, Path] | None:
     """The shortest kernel file for ``sort{n}`` and ``isa`` already in ``out_dir`` (by the
     length in its name, ``sort{n}_{isa}_{length}.s``), or None."""
     best = None
     for path in Path(out_dir).glob(f"sort{n}_{isa}_*.s"):
         length = path.stem.rsplit("_", 1)[-1]
+        if not _regular(path):
+            continue  # a folder or link of that name is not a kernel (and is never replaced)
         if length.isdigit() and (best is None or int(length) < best[0]):
             best = (int(length), path)
     return best
@@ -676,6 +718,8 @@ def write_kernel(
         raise ValueError("only a verified program is written")
     header = kernel_header(result)
     path = Path(out_dir) / f"{header['task']}_{header['isa']}_{header['length']}.s"
+    if (path.exists() or path.is_symlink()) and not _regular(path):
+        return None, f"not written: {path} is not a regular file (nothing replaces it)"
     existing = catalogue_best(out_dir, result.config.n, header["isa"])
     if existing is not None and existing[0] <= result.best.length and not force:
         return None, (
@@ -701,6 +745,8 @@ def write_fastest(
     header = kernel_header(result, fastest, result.fastest_verified)
     header["objective"] = result.config.objective
     path = fast_file(out_dir, result.config.n, header["isa"])
+    if (path.exists() or path.is_symlink()) and not _regular(path):
+        return None, f"not written: {path} is not a regular file (nothing replaces it)"
     better, why = fast_is_better(path, fastest.throughput, fastest.latency, fastest.length)
     if not better and not force:
         return None, f"not written: {why} (--force to write anyway)"
