@@ -25,6 +25,7 @@ __all__ = [
     "ActorPool",
     "ClusterError",
     "Finished",
+    "check_address",
     "check_reachable",
     "connect",
     "import_ray",
@@ -54,9 +55,35 @@ def import_ray():
 REACH_TIMEOUT = 5.0
 
 
+def local_cpus() -> int:
+    """CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def check_address(address: str) -> None:
+    """:class:`ClusterError` unless ``address`` is one Ray can join: ``local``, ``auto``,
+    ``HOST:PORT`` (a host name, an IPv4 address or a bracketed IPv6 one, a port 1..65535) or
+    ``ray://HOST:PORT`` (Ray Client). Checked before anything starts: Ray itself takes an
+    ``http://`` address for a module name and a bad port for a minutes-long retry."""
+    if address in (LOCAL, "auto"):
+        return
+    rest = address[len("ray://") :] if address.startswith("ray://") else address
+    host, sep, port = rest.rpartition(":")
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    valid_host = bool(name) and all(c.isalnum() or c in ".-_:" for c in name) and name.isascii()
+    if not sep or not valid_host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ClusterError(
+            f"--ray {address}: not an address Ray can join; give HOST:PORT (port 1..65535, as "
+            "`ray start --head --port=PORT` printed), ray://HOST:PORT, auto, or --ray alone"
+        )
+
+
 def check_reachable(address: str, timeout: float = REACH_TIMEOUT) -> None:
     """:class:`ClusterError` unless something listens at ``HOST:PORT`` (Ray itself retries a
     missing head for minutes). Other forms (``auto``, ``ray://...``) are left to Ray."""
+    check_address(address)
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or "://" in address:
         return
@@ -81,6 +108,11 @@ def connect(address: str | None, *, workers: int) -> Iterator[Any]:
     ray = import_ray()
     if address not in (None, LOCAL):
         check_reachable(address)
+    elif workers > local_cpus():
+        raise ClusterError(
+            f"--workers {workers}: this machine has {local_cpus()} CPUs and a local Ray gives "
+            "each worker one; ask for at most that many, or join a cluster with --ray HOST:PORT"
+        )
     if ray.is_initialized():
         yield ray
         return

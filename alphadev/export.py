@@ -128,6 +128,8 @@ _C_MATH = _words("""
     roundeven nans clog10 cexpi signbit
 """) | {f"{name}{suffix}_r" for name in ("gamma", "lgamma") for suffix in ("", "f", "l")}
 _C_LIBRARY = _C_LIBRARY | {f"{name}{suffix}" for name in _C_MATH for suffix in ("", "f", "l")}
+#: Macros GCC predefines in its default GNU C mode on Linux x86-64 (``unix`` expands to 1).
+_PREDEFINED_MACROS = _words("unix linux i386 i686 x86_64 amd64 gnu_linux")
 #: Macro families of ``<stdint.h>`` (``INT32_MAX``, ``UINT8_C``, ``SIZE_MAX``, ...).
 _STDINT_MACRO = re.compile(r"[A-Z0-9_]*_(MAX|MIN|C|WIDTH)")
 
@@ -167,8 +169,13 @@ def check_name(name: str) -> None:
         raise ExportError(f"function name {name!r} is not a C identifier")
     if name in _C_KEYWORDS or name in _C_LIBRARY:
         raise ExportError(f"function name {name!r} is a C keyword or a reserved name")
-    if name.startswith("__") or re.match(r"_[A-Z]", name):
-        raise ExportError(f"function name {name!r} is reserved in C (it starts with __ or _X)")
+    if name.startswith("_"):
+        raise ExportError(
+            f"function name {name!r} is reserved (C reserves names that start with _ at file "
+            "scope, and the linker defines _start, _end, ...)"
+        )
+    if name in _PREDEFINED_MACROS:
+        raise ExportError(f"function name {name!r} is a macro GCC predefines ({name} -> 1)")
     if name.endswith("_t") or _STDINT_MACRO.fullmatch(name):
         raise ExportError(f"function name {name!r} is reserved (a type or macro name)")
 
