@@ -77,6 +77,9 @@ def _exists(path: Path, flag: str) -> bool:
 
 
 def _load(path: str, n: int | None, registers: int | None) -> asm.Listing:
+    """Read a kernel file. ``--n`` and ``--registers`` stand in for a header that lacks them; one
+    that disagrees with the header is an error. Messages name the path as it was given (plain
+    text: they are printed without markup)."""
     from alphadev import asm
 
     file = Path(path)
@@ -89,8 +92,15 @@ def _load(path: str, n: int | None, registers: int | None) -> asm.Listing:
         raise UsageError(f"{shown}: not a regular file")
     try:
         return asm.parse_file(file, n=n, registers=registers)
+    except asm.HeaderConflict as exc:
+        flag = "--n" if exc.key == "task" else "--registers"
+        raise UsageError(
+            f"{flag} {exc.given} disagrees with {shown}:{exc.line}:{exc.column}: its header "
+            f"says '; {exc.key}: {exc.stated}' ({flag} {exc.header_value}); drop {flag} or "
+            "make them agree"
+        ) from None
     except asm.AsmError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(str(exc.with_path(shown))) from None
     except OSError as exc:
         raise UsageError(f"{shown}: cannot read it ({exc.strerror or exc})") from None
     except ValueError as exc:
@@ -136,11 +146,12 @@ def _check_ray(args: argparse.Namespace) -> None:
         raise UsageError(f"--workers must be between 1 and {MAX_RAY_WORKERS}, got {args.workers}")
     if args.ray is None:
         return
-    from alphadev.cluster import ClusterError, import_ray
+    from alphadev.cluster import ClusterError, check_address, import_ray
 
     if not args.ray.strip():
         raise UsageError("--ray: empty address (give HOST:PORT, or --ray alone for a local Ray)")
     try:
+        check_address(args.ray)
         import_ray()
     except ClusterError as exc:
         raise UsageError(str(exc)) from None
@@ -154,7 +165,10 @@ def _check_out_file(path: str, flag: str, source: str | None = None) -> None:
         raise UsageError(f"{flag} {shown}: is a folder, expected a file name")
     if source is not None and _exists(file, flag) and file.resolve() == Path(source).resolve():
         raise UsageError(f"{flag} {shown}: is the input file; choose another output")
-    _check_out_dir(str(file.parent), flag, named=path)
+    parent = file.parent
+    if not _exists(parent, flag) or not parent.is_dir():
+        raise UsageError(f"{flag} {shown}: the folder {_clip(str(parent), 200)} does not exist")
+    _check_out_dir(str(parent), flag, named=path)
 
 
 # ------------------------------------------------------------------------------------- verify
@@ -162,6 +176,7 @@ def _check_out_file(path: str, flag: str, source: str | None = None) -> None:
 
 def cmd_verify(args: argparse.Namespace, out: Console) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     from alphadev.tasks import MAX_RANDOM_ROWS, verify
 
@@ -177,7 +192,7 @@ def cmd_verify(args: argparse.Namespace, out: Console) -> int:
             errors.append(str(exc))
     if errors:
         for line in errors:
-            print(line, file=sys.stderr)
+            print(_clip(line), file=sys.stderr)
         return 2
 
     results = []
@@ -203,22 +218,27 @@ def cmd_verify(args: argparse.Namespace, out: Console) -> int:
         table.add_column("file", overflow="fold")
         for column in ("correct", "length", "core length", "rows checked"):
             table.add_column(column, justify="right", no_wrap=True)
-        for row in results:
-            mark = "[green]yes[/]" if row["correct"] else "[red]NO[/]"
+        for row in results:  # paths and reasons are Text: a '[' in them is not markup
+            mark = Text("yes", style="green") if row["correct"] else Text("NO", style="red")
             table.add_row(
-                row["file"], mark, str(row["length"]), str(row["core_length"]), str(row["rows"])
+                Text(row["file"]),
+                mark,
+                str(row["length"]),
+                str(row["core_length"]),
+                str(row["rows"]),
             )
         out.print(table)
         for row in results:
             if row["correct"]:
                 continue
-            out.print(f"[red]{row['file']}[/]: {row['reason']}", highlight=False)
+            out.print(Text.assemble((row["file"], "red"), ": ", str(row["reason"])))
             if row["counterexample"]:
                 ce = row["counterexample"]
                 out.print(
-                    f"  counterexample: input {ce['input']} expected {ce['expected']} "
-                    f"got {ce['got']}",
-                    highlight=False,
+                    Text(
+                        f"  counterexample: input {ce['input']} expected {ce['expected']} "
+                        f"got {ce['got']}"
+                    )
                 )
     return 0 if all(row["correct"] for row in results) else 1
 
@@ -260,6 +280,8 @@ def _flags_before_cmp(program) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
+    from rich.text import Text
+
     from alphadev import asm
     from alphadev.emulator import reference_trace
     from alphadev.isa import Op
@@ -307,20 +329,19 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     undefined = static_error(program)
     if undefined is not None:
         out.print(
-            f"note: {undefined} (registers start at 0 here; verify refuses this kernel)",
-            highlight=False,
+            Text(f"note: {undefined} (registers start at 0 here; verify refuses this kernel)"),
             soft_wrap=True,
         )
     final = previous[: layout.n]
     want = sorted(values)
     if final == want:
-        out.print(f"output {final}: [green]sorted[/]", highlight=False)
+        out.print(Text.assemble(f"output {final}: ", ("sorted", "green")))
         return 0
     if final == sorted(final):
         why = f"in order, but not the input's values (expected {want})"
     else:
         why = f"not in order (expected {want})"
-    out.print(f"output {final}: [red]wrong[/], {why}", highlight=False, soft_wrap=True)
+    out.print(Text.assemble(f"output {final}: ", ("wrong", "red"), f", {why}"), soft_wrap=True)
     return 1
 
 
@@ -388,6 +409,7 @@ def _write_found(result, args: argparse.Namespace, speed: bool):
 def cmd_search(args: argparse.Namespace, out: Console) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from alphadev import asm
     from alphadev.interrupts import on_sigint
@@ -494,7 +516,7 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
             out.print(f"memory cap hit: {text}")
         return code
     shown = fastest if speed else best
-    out.print(asm.format(shown.program, header=None), end="")
+    out.print(asm.format(shown.program, header=None), end="", markup=False)
     table = Table(title=f"alphadev search: sort{args.n} ({config.isa})", show_header=False)
     table.add_column("", no_wrap=True)
     table.add_column("", justify="left", overflow="fold")
@@ -515,7 +537,7 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         *(_speed_rows(result, fast_what) if speed else []),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, Text(value))  # paths and found_by literally, never as markup
     out.print(table)
     return code
 
@@ -659,7 +681,7 @@ def _report_proof(args: argparse.Namespace, out: Console, outcome, core: int, sp
         out.print(f"  states generated: {outcome.nodes:,}; seconds: {outcome.seconds:.2f}")
     elif exists:
         out.print(f"a sort{args.n} program of length {len(outcome.program)} exists:")
-        out.print(asm.format(outcome.program), end="")
+        out.print(asm.format(outcome.program), end="", markup=False)
     else:
         where = f" ({split_text})" if split_text else ""
         out.print(
@@ -754,7 +776,8 @@ def _export_header(args: argparse.Namespace, out: Console) -> int:
             f"--header {args.header}: cannot write it ({exc.strerror or exc})"
         ) from None
     sizes = ", ".join(str(kernel.n) for kernel in kernels)
-    out.print(f"wrote {args.header} (sort_small_i32; kernels for n = {sizes})", soft_wrap=True)
+    out.print(f"wrote {args.header} (sort_small_i32; kernels for n = {sizes})", soft_wrap=True,
+              markup=False)  # fmt: skip
     return 0
 
 
@@ -810,7 +833,8 @@ def cmd_export(args: argparse.Namespace, out: Console) -> int:
             write_atomic(args.output, text)
         except OSError as exc:
             raise UsageError(f"-o {args.output}: cannot write it ({exc.strerror or exc})") from None
-        out.print(f"wrote {args.output} ({args.to}, {lowering}, function {name})", soft_wrap=True)
+        out.print(f"wrote {args.output} ({args.to}, {lowering}, function {name})", soft_wrap=True,
+                  markup=False)  # fmt: skip
     else:
         print(text, end="")
     return 0

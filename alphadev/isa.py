@@ -59,6 +59,10 @@ class Op(enum.IntEnum):
 
     @classmethod
     def from_mnemonic(cls, text: str) -> Op:
+        """The opcode an ASCII mnemonic names, in any case (``KeyError`` otherwise: a look-alike
+        such as ``mın`` with a dotless i is not folded into ``min``)."""
+        if not text.isascii():
+            raise KeyError(text)
         return cls[text.upper()]
 
 

@@ -722,9 +722,11 @@ def write_kernel(
         return None, f"not written: {path} is not a regular file (nothing replaces it)"
     existing = catalogue_best(out_dir, result.config.n, header["isa"])
     if existing is not None and existing[0] <= result.best.length and not force:
+        again = "re-discovered" if existing[0] == result.best.length else "beaten by"
         return None, (
-            f"not written: {existing[1]} is as short or shorter ({existing[0]}); a search only "
-            "adds a strictly shorter kernel (--force to write anyway)"
+            f"not written: {again} {existing[1]} ({existing[0]} instructions), already in "
+            f"{out_dir}; a search adds only a strictly shorter kernel (--out DIR writes this "
+            "one elsewhere, --force replaces)"
         )
     write_atomic(path, asm.format(result.best.program, header=header))
     return path, f"written to {path}"

@@ -302,7 +302,7 @@ def test_verify_flags(flags, message):
         ("; task: sort3\n; registers: \u00b2\nmov r0, m0\n", "expected a positive register count"),
         ("; task: sort\u0663\nmov r0, m0\n", "expected a task like 'sort3'"),
         ("; task: sort3\nmov r\u0660, m0\n", "found 'r\u0660'"),
-        ("; task: sort3\n; length: \u00b3\nmov r0, m0\n", None),  # not a number: not checked
+        ("; task: sort3\n; length: \u00b3\nmov r0, m0\n", "the instruction count as a decimal"),
         ("; task: sort3\n; isa: " + "x" * 10_000 + "\nmov r0, m0\n", "unknown ISA 'xxxx"),
         ("; task: sort999999999999\nmov r0, m0\n", "out of range: sort1 to sort8"),
     ],
@@ -350,7 +350,7 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path):
     cases = [
         (["search", "--out", str(a_file)], "exists and is not a folder"),
         (["search", "--out", str(a_file / "sub")], "is a file, not a folder"),
-        (["export", str(SORT3), "--to", "c", "-o", str(a_file / "k.c")], "is not a folder"),
+        (["export", str(SORT3), "--to", "c", "-o", str(a_file / "k.c")], "does not exist"),
         (["export", str(SORT3), "--to", "c", "-o", str(tmp_path)], "is a folder"),
         (["export", str(SORT3), "--to", "c", "-o", str(SORT3)], "is the input file"),
     ]

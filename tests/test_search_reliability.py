@@ -112,3 +112,45 @@ def test_two_quick_ctrl_cs_never_lose_the_kernel(tmp_path):
         written = list(out.glob("sort4_cmov_[0-9]*.s"))
         assert len(written) == 1, (stdout, err)
         assert asm.parse_file(written[0]).header["task"] == "sort4"
+
+
+@pytest.mark.parametrize("name", ["unix", "linux", "_start", "_end", "_x"])
+def test_export_refuses_predefined_and_reserved_names(name, tmp_path, capsys):
+    kernel = ROOT / "asm" / "discovered" / "sort3_cmov_17.s"
+    out = tmp_path / "k.c"
+    assert main(["export", str(kernel), "--to", "c", "--name", name, "-o", str(out)]) == 2
+    assert not out.exists() and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_export_does_not_create_folders(tmp_path, capsys):
+    kernel = ROOT / "asm" / "discovered" / "sort3_cmov_17.s"
+    target = tmp_path / "missing" / "deeper" / "k.c"
+    assert main(["export", str(kernel), "--to", "c", "-o", str(target)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize(
+    "address", ["http://127.0.0.1:8265", "127.0.0.1:-1", "127.0.0.1:0", "host:70000", "a b:1"]
+)
+def test_a_ray_address_that_cannot_be_parsed_is_refused_at_once(address, capsys):
+    t0 = time.perf_counter()
+    assert main(["search", "--n", "3", "--ray", address, "--time-limit", "5"]) == 2
+    assert time.perf_counter() - t0 < 2
+    assert "not an address Ray can join" in capsys.readouterr().err
+
+
+def test_paths_with_brackets_are_printed_literally(tmp_path, capsys):
+    out = tmp_path / "a[v2]" / "b[x/]y"
+    assert main(["search", "--n", "3", "--time-limit", "5", "--out", str(out),
+                 "--no-native"]) == 0  # fmt: skip
+    text = "".join(capsys.readouterr().out.split())
+    assert "a[v2]/b[x/]y/sort3_cmov_17.s" in text
+
+
+def test_more_local_ray_workers_than_cpus_is_refused(capsys):
+    from alphadev.cluster import local_cpus
+
+    too_many = str(local_cpus() + 1)
+    assert main(["search", "--n", "3", "--ray", "--workers", too_many, "--time-limit", "5"]) == 2
+    assert "CPUs" in capsys.readouterr().err
