@@ -447,11 +447,12 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     if result.left_behind:
+        lanes = " and ".join(result.left_behind)
         print(
-            f"alphadev search: note: the {' and '.join(result.left_behind)} lane did not stop "
-            "within a second of the time limit and was left behind (on a first run it may be "
-            "compiling its numba kernels: a run with a longer --time-limit compiles them once "
-            "for all)",
+            f"alphadev search: note: the search ended ({result.stop_reason}) while the {lanes} "
+            f"lane{'s were' if len(result.left_behind) > 1 else ' was'} still busy, most likely "
+            "compiling numba kernels on a first run; nothing found was lost, and the next run "
+            "loads them from the cache",
             file=sys.stderr,
         )
     path, what = (None, "nothing found")
@@ -531,7 +532,10 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         ("states", f"{result.states:,}"),
         ("verified", f"{result.verified.rows:,} rows"),
         ("peak memory", f"{_peak_rss_mb():,.0f} MB resident (budget {config.memory})"),
-        *[("memory cap hit", text) for text in result.memory_capped],
+        *[
+            ("memory cap hit", f"{text} (the search went on; nothing found was lost)")
+            for text in result.memory_capped
+        ],
         *([("cluster", result.cluster)] if result.cluster else []),
         ("file", what),
         *(_speed_rows(result, fast_what) if speed else []),
