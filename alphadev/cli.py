@@ -1096,6 +1096,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # anywhere, start-up included
         print("alphadev: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not _interrupted(exc):
+            raise
+        print("alphadev: interrupted", file=sys.stderr)  # a Ctrl-C Python wrapped (an import)
+        return 130
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by a Ctrl-C: Python wraps a ``KeyboardInterrupt`` raised
+    while a class body is set up (``__set_name__``, during an import) in a RuntimeError."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover
