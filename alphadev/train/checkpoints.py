@@ -8,15 +8,24 @@
   still a plain ``torch.save`` dict with ``network_config`` and ``model``, so
   :func:`alphadev.network.load_network` reads it as it is.
 * ``metrics.csv``: one row per ``log_every`` steps with :data:`METRIC_FIELDS`; on resume the
-  rows past the checkpoint are dropped (:func:`truncate_metrics`) so the file stays continuous.
+  rows past the checkpoint are dropped (:func:`read_metrics` checks the file before any work,
+  :func:`write_metrics` rewrites it) so the file stays continuous.
 * ``tensorboard/`` when the ``tensorboard`` extra is installed.
+
+A run folder that cannot be used (a file in the way, a link or FIFO where a run file belongs,
+no permission, a read-only or full file system, a damaged metrics file) is a
+:class:`RunFolderError` naming the folder or file and why: before any work when it can be
+seen then (:func:`check_run_folder`), else when the write fails.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import random
+import stat
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +39,19 @@ __all__ = [
     "FORMAT",
     "METRICS",
     "METRIC_FIELDS",
+    "RunFolderError",
     "append_metrics",
+    "check_run_folder",
     "load_checkpoint",
     "metrics_row",
     "payload_digest",
+    "read_metrics",
     "restore_rng",
     "rng_state",
     "save_checkpoint",
     "tensorboard_writer",
     "truncate_metrics",
+    "write_metrics",
 ]
 
 CHECKPOINT = "checkpoint.pt"
@@ -51,7 +64,61 @@ METRIC_FIELDS = [
 ]  # fmt: skip
 
 
-#: The key of the digest in a checkpoint.
+#: The largest metrics file read on resume (a row is about 150 bytes).
+MAX_METRICS_BYTES = 256 << 20
+
+
+class RunFolderError(ValueError):
+    """A run folder, or a file in it, that cannot be used; the message names it and why."""
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def check_run_folder(run_dir: Path, *, fresh: bool, others: tuple[str, ...] = ()) -> None:
+    """Refuse, before any work, a run folder that cannot hold a run: the nearest part of the
+    path that exists must be a folder (not a file) in which a file can be created (a file is
+    made and removed to be sure: this catches read-only file systems and permissions); its run
+    files (the checkpoint, the metrics and ``others``), where they exist, must be regular files.
+    ``fresh``: a new run, which must not start over a folder that holds a run already."""
+    run_dir = Path(run_dir)
+    place = run_dir
+    try:
+        while not place.exists():
+            if place.is_symlink():
+                raise RunFolderError(f"run folder {run_dir}: {place} is a broken link")
+            place = place.parent
+    except OSError as exc:
+        raise RunFolderError(f"run folder {run_dir}: cannot look at it ({_why(exc)})") from None
+    if not place.is_dir():
+        what = "exists and is not a folder" if place == run_dir else f"{place} is a file"
+        raise RunFolderError(f"run folder {run_dir}: {what}, not a folder")
+    if place == run_dir:
+        for name in (CHECKPOINT, METRICS, *others):
+            path = run_dir / name
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                why = _why(exc)
+                raise RunFolderError(f"run folder {run_dir}: cannot read {name} ({why})") from None
+            if not stat.S_ISREG(mode):
+                raise RunFolderError(f"run folder {run_dir}: {name} is not a regular file (a "
+                                     "link, folder, FIFO or device): move it away")  # fmt: skip
+            if fresh and name in (CHECKPOINT, METRICS):
+                raise RunFolderError(
+                    f"run folder {run_dir} holds a run already ({name}): continue it with "
+                    "--resume, or choose another --run-dir"
+                )
+    try:
+        fd, probe = tempfile.mkstemp(dir=place, prefix=".alphadev-probe-")
+    except OSError as exc:
+        why = _why(exc)
+        raise RunFolderError(f"run folder {run_dir}: cannot write in {place} ({why})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
@@ -118,30 +185,109 @@ def metrics_row(step, episodes, simulations, correct, recent, best, losses, repl
 
 
 def append_metrics(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as handle:
-        out = csv.DictWriter(handle, fieldnames=METRIC_FIELDS)
+    """Add ``row`` to the metrics file (its header first if new), in one write;
+    :class:`RunFolderError` if it cannot be written."""
+    buffer = io.StringIO()
+    out = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, lineterminator="\n")
+    try:
+        new = not path.exists()
         if new:
             out.writeheader()
         out.writerow(row)
+        with path.open("a", newline="") as handle:
+            handle.write(buffer.getvalue())
+    except OSError as exc:
+        raise RunFolderError(f"run folder {path.parent}: cannot write {path.name} "
+                             f"({_why(exc)})") from None  # fmt: skip
+
+
+def read_metrics(path: Path, step: int) -> list[dict] | None:
+    """The rows of the metrics file up to ``step`` (those past the checkpoint being resumed
+    are redone), or None if there is no file; :class:`RunFolderError` naming the file, the line
+    and what is wrong when it is not a regular file or is damaged. Reads only."""
+    path = Path(path)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RunFolderError(f"{path}: cannot read it ({_why(exc)})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise RunFolderError(f"{path}: not a regular file (a link, folder, FIFO or device)")
+    if info.st_size > MAX_METRICS_BYTES:
+        raise RunFolderError(f"{path}: damaged metrics file ({info.st_size:,} bytes, more than "
+                             f"{MAX_METRICS_BYTES:,}); repair or remove it to resume")  # fmt: skip
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise RunFolderError(f"{path}: cannot read it ({_why(exc)})") from None
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, _line_at(exc.object[: exc.start]), "not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        if reader.fieldnames is None:
+            return []  # an empty file
+        if "step" not in reader.fieldnames:
+            raise _damaged(path, 1, "its header has no 'step' column")
+        last = -1
+        for row in reader:
+            line = reader.line_num
+            value = row.get("step")
+            if None in row or any(v is None for v in row.values()):
+                raise _damaged(path, line, "a row with more or fewer fields than the header")
+            if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+                raise _damaged(path, line, f"step {value!r} is not a whole number")
+            number = int(value)
+            if number <= last:
+                raise _damaged(path, line, f"step {number} after step {last}")
+            last = number
+            if number <= step:
+                rows.append({k: v for k, v in row.items() if k in METRIC_FIELDS})
+    except csv.Error as exc:
+        raise _damaged(path, reader.line_num, str(exc)) from None
+    return rows
+
+
+def _line_at(data: bytes) -> int:
+    """The line number (from 1) at the end of ``data``."""
+    return data.count(b"\n") + 1
+
+
+def _damaged(path: Path, line: int, why: str) -> RunFolderError:
+    return RunFolderError(f"{path}: damaged metrics file (line {line}: {why}); repair or remove "
+                         "it to resume")  # fmt: skip
+
+
+def write_metrics(path: Path, rows: list[dict]) -> None:
+    """Replace the metrics file with ``rows`` (atomically); :class:`RunFolderError` if it
+    cannot be written."""
+    buffer = io.StringIO()
+    out = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, lineterminator="\n", restval="")
+    out.writeheader()
+    out.writerows(rows)
+    try:
+        write_atomic(path, buffer.getvalue())
+    except OSError as exc:
+        raise RunFolderError(f"run folder {path.parent}: cannot write {path.name} "
+                             f"({_why(exc)})") from None  # fmt: skip
 
 
 def truncate_metrics(path: Path, step: int) -> None:
     """Drop rows logged after the checkpoint being resumed (their work is redone)."""
-    if not path.exists():
-        return
-    with path.open(newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= step]
-    buffer = io.StringIO()
-    out = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, lineterminator="\n")
-    out.writeheader()
-    out.writerows(rows)
-    write_atomic(path, buffer.getvalue())
+    rows = read_metrics(path, step)
+    if rows is not None:
+        write_metrics(path, rows)
 
 
 def tensorboard_writer(run_dir: Path):
+    """A TensorBoard writer in ``run_dir/tensorboard`` (None without the extra)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(run_dir / "tensorboard"))
+    try:
+        return SummaryWriter(str(run_dir / "tensorboard"))
+    except OSError as exc:
+        raise RunFolderError(f"run folder {run_dir}: cannot write tensorboard/ "
+                             f"({_why(exc)})") from None  # fmt: skip

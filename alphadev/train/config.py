@@ -8,16 +8,23 @@ the library and the command line refuse the same values.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from alphadev.game import default_max_length
 from alphadev.network import NetworkConfig
-from alphadev.options import check_range, check_seconds, option
+from alphadev.options import check_range, check_seconds, option, parse_bytes
 from alphadev.tasks import SortTask
+from alphadev.train.memory import MemoryPlan, Sizes, plan_memory
 
-__all__ = ["MAX_WORKERS", "TrainConfig"]
+__all__ = ["MAX_SEED", "MAX_WORKERS", "TrainConfig"]
 
 #: Self-play processes at most (each is a whole Python process with its own torch).
 MAX_WORKERS = 64
+#: The largest seed (the search's; the seeds of workers and actors derived from it stay within
+#: what numpy and torch accept).
+MAX_SEED = 2**63 - 1
+#: ``--memory`` at least and at most.
+MIN_MEMORY, MAX_MEMORY = 64 << 20, 1 << 40
 
 
 def _default_workers() -> int:
@@ -69,7 +76,17 @@ class TrainConfig:
         1000, help="episodes a self-play search tree is kept for before it starts afresh"
     )
     tree_memory_mb: int = option(
-        256, help="MB a self-play search tree may hold (its node cap follows from this)"
+        256,
+        help="MB a self-play search tree may hold at most (less where --memory is short; "
+        "never fewer than 16 nodes)",
+    )
+    memory: str = option(
+        "2GB",
+        metavar="SIZE",
+        help="memory budget of the run's search trees, network activations, state cache and "
+        "replay, all processes together (each process's Python and torch not counted): the "
+        "tree's node cap, the network's chunks and the learner's micro-batches follow from "
+        "it, and a task whose tables cannot fit is refused up front",
     )
     gumbel: bool = option(
         False,
@@ -79,7 +96,7 @@ class TrainConfig:
     batch_size: int = option(64, help="positions per learner step")
     lr: float = option(1e-3, help="Adam learning rate")
     weight_decay: float = option(1e-4, help="Adam weight decay")
-    seed: int = option(0, help="seed of every random choice of the run")
+    seed: int = option(0, help=f"seed of every random choice of the run (0..{MAX_SEED})")
     replay_capacity: int = option(50_000, help="positions the replay buffer keeps (newest)")
     min_replay: int = option(256, help="positions before the first learner step")
     episodes_per_step: float = option(
@@ -99,11 +116,11 @@ class TrainConfig:
     network: dict = field(default_factory=lambda: NetworkConfig().to_dict())
 
     def __post_init__(self) -> None:
-        self.network = {**self.network, "phi_weight": self.phi_weight,
-                        "value_weight": self.value_weight}  # fmt: skip
         check_range("n", self.n, 2, 8)
+        check_range("registers", self.registers, self.n + 1, 16)
         task = SortTask(self.n, self.registers, self.isa)  # validates the ISA
-        check_range("registers", task.registers, self.n + 1, 16)
+        if not task.isa.can_sort:
+            raise ValueError(f"--isa {self.isa}: needs min and max, or cmp and a cmov, to sort")
         check_range("steps", self.steps, 0)
         check_seconds("time_limit", self.time_limit)
         check_range("workers", self.workers, 0, MAX_WORKERS)
@@ -120,6 +137,7 @@ class TrainConfig:
         check_range("tree_memory_mb", self.tree_memory_mb, 1, 1_000_000)
         check_range("batch_size", self.batch_size, 1, 65_536)
         check_range("lr", self.lr, 1e-12, 10.0)
+        check_range("seed", self.seed, 0, MAX_SEED)
         check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         check_range("replay_capacity", self.replay_capacity, 1, 10_000_000)
         check_range("min_replay", self.min_replay, 0, self.replay_capacity)
@@ -129,5 +147,60 @@ class TrainConfig:
         check_range("temperature_moves", self.temperature_moves, 0)
         check_range("demonstrations", self.demonstrations, 0, 10_000)
         check_range("demo_fraction", self.demo_fraction, 0.0, 1.0)
-        if not task.isa.can_sort:
-            raise ValueError(f"--isa {self.isa}: needs min and max, or cmp and a cmov, to sort")
+        self.network = _network_dict(self.network, self, task)
+        budget = parse_bytes("memory", self.memory, MIN_MEMORY, MAX_MEMORY)
+        rows, locations = task.initial_state.shape
+        sizes = Sizes(n=self.n, registers=task.registers, rows=rows, locations=locations,
+                      num_actions=len(task.action_space), longest=self.longest,
+                      embed_dim=self.network["embed_dim"],
+                      row_hidden=self.network["row_hidden"])  # fmt: skip
+        self._plan = plan_memory(
+            sizes, budget, memory_text=str(self.memory), workers=self.workers,
+            mcts_batch=self.mcts_batch, batch_size=self.batch_size,
+            replay_positions=self.replay_capacity + self.demonstrations * self.longest,
+            tree_limit=self.tree_memory_mb << 20,
+        )  # fmt: skip
+
+    @property
+    def longest(self) -> int:
+        """Moves an episode may take: the game's default ``max_length`` plus the slack."""
+        return default_max_length(self.n) + self.curriculum_slack
+
+    @property
+    def plan(self) -> MemoryPlan:
+        """How ``--memory`` is shared (:func:`alphadev.train.memory.plan_memory`)."""
+        return self._plan
+
+
+#: Network sizes that must be positive whole numbers.
+_NETWORK_SIZES = ("embed_dim", "program_layers", "heads", "row_hidden", "trunk_hidden",
+                  "max_length", "max_memory", "max_registers", "max_value")  # fmt: skip
+
+
+def _network_dict(network: object, config: TrainConfig, task: SortTask) -> dict:
+    """The run's network sizes, checked (a ``ValueError`` that says what is wrong) and with
+    ``max_length`` raised to the longest episode (sort6 and up play past the default 64)."""
+    if not isinstance(network, dict):
+        raise ValueError(f"the network config must be a dict, got {type(network).__name__}")
+    known = {f.name for f in fields(NetworkConfig)}
+    unknown = sorted(set(network) - known)
+    if unknown:
+        raise ValueError(f"the network config has unknown fields: {', '.join(map(str, unknown))}")
+    values = {**NetworkConfig().to_dict(), **network, "phi_weight": config.phi_weight,
+              "value_weight": config.value_weight}  # fmt: skip
+    for name in _NETWORK_SIZES:
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 16:
+            raise ValueError(f"the network config's {name} must be a whole number from 1 to "
+                             f"65536, got {value!r}")  # fmt: skip
+    if values["embed_dim"] % values["heads"]:
+        raise ValueError(f"the network config's embed_dim ({values['embed_dim']}) must be a "
+                         f"multiple of its heads ({values['heads']})")  # fmt: skip
+    if task.n > values["max_memory"]:
+        raise ValueError(f"--n {task.n}: the network reads at most {values['max_memory']} "
+                         "memory slots")  # fmt: skip
+    if task.registers > values["max_registers"]:
+        raise ValueError(f"--registers {task.registers}: the network reads at most "
+                         f"{values['max_registers']} registers")  # fmt: skip
+    values["max_length"] = max(values["max_length"], config.longest)
+    return values

@@ -21,15 +21,29 @@ checkpointing as it goes; at exit (Ctrl-C included) stop the workers and checkpo
   search (demonstrations, or weights given by ``init_from``) entered the run.
 * **Run folder** (:mod:`alphadev.train.checkpoints`): ``checkpoint.pt``, ``metrics.csv``,
   TensorBoard logs, and ``best_sort{n}_{isa}.s``, the best verified program of the run.
+
+:func:`train` is :func:`prepare` then :func:`run`. :func:`prepare` builds and checks everything
+a run starts from (the run folder, the checkpoint being resumed and its metrics file, the
+weights of ``init_from``) and writes nothing, so a bad input is refused before any work and
+leaves the disk as it was. :func:`run` plays and learns until ``steps``, the time limit
+(:mod:`alphadev.train.stopping`: polled inside every long phase, counted from ``started``) or
+Ctrl-C, always within the memory plan (:mod:`alphadev.train.memory`), and ends with a
+checkpoint; :attr:`TrainResult.stop_reason` says why it stopped. A write that fails (a full or
+read-only disk) stops the run with :class:`~alphadev.train.checkpoints.RunFolderError` after
+one more try at the checkpoint; the message says whether it was written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import queue
 import random
+import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,23 +52,26 @@ import torch
 
 from alphadev import asm
 from alphadev.atomic import write_atomic
-from alphadev.game import AssemblyGame, default_max_length
+from alphadev.game import AssemblyGame
 from alphadev.isa import Program
-from alphadev.network import NetworkConfig, PolicyValueNet, load_network
+from alphadev.network import CheckpointError, NetworkConfig, PolicyValueNet, load_network
 from alphadev.replay import ReplayBuffer, Sample
 from alphadev.tasks import SortTask, verify
 from alphadev.train.checkpoints import (
     CHECKPOINT,
     FORMAT,
     METRICS,
+    RunFolderError,
     append_metrics,
+    check_run_folder,
     load_checkpoint,
     metrics_row,
+    read_metrics,
     restore_rng,
     rng_state,
     save_checkpoint,
     tensorboard_writer,
-    truncate_metrics,
+    write_metrics,
 )
 from alphadev.train.config import TrainConfig
 from alphadev.train.learner import learner_step
@@ -65,16 +82,34 @@ from alphadev.train.self_play import (
     greedy_policy_episode,
     worker,
 )
+from alphadev.train.stopping import Deadline, ShouldStop, Stopped, check
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["STOP_REASONS", "Prepared", "TrainError", "TrainResult", "prepare", "run", "train"]
 
 #: Demonstration positions kept at most.
 DEMO_CAPACITY = 100_000
+#: Seconds between two looks at the clock while waiting for a worker's episode.
+POLL_SECONDS = 0.1
+#: Seconds the workers get to stop by themselves before they are terminated (what they were
+#: playing is dropped either way).
+CLOSE_SECONDS = 0.2
+#: Why a run stopped (:attr:`TrainResult.stop_reason`), as the command line says it.
+STOP_REASONS = {
+    "steps": "steps reached",
+    "time_limit": "time limit reached",
+    "interrupted": "interrupted by Ctrl-C",
+}
+
+
+class TrainError(RuntimeError):
+    """The run could not go on for a reason other than its input (its self-play workers all
+    died); the checkpoint was written first."""
 
 
 @dataclass
 class TrainResult:
-    """What :func:`train` did: its folder, counters, the best length, every step's losses."""
+    """What :func:`train` did: its folder, counters, the best length, every step's losses, why
+    it stopped (a key of :data:`STOP_REASONS`) and the checkpoint it wrote at the end."""
 
     run_dir: Path
     step: int
@@ -82,6 +117,8 @@ class TrainResult:
     best_length: int | None
     losses: list[dict[str, float]]
     interrupted: bool
+    stop_reason: str = "steps"
+    checkpoint: Path | None = None
 
 
 @dataclass
@@ -132,13 +169,17 @@ class Curriculum:
 
 
 class SelfPlay:
-    """Where episodes come from: ``workers`` processes, or this process when 0."""
+    """Where episodes come from: ``workers`` processes, or this process when 0.
+    ``should_stop`` is polled while an episode is played here or awaited from a worker
+    (:class:`~alphadev.train.stopping.Stopped`)."""
 
     def __init__(self, config: TrainConfig, curriculum: Curriculum, game: AssemblyGame,
-                 net: PolicyValueNet,
-                 rng: np.random.Generator, first_seed: int) -> None:  # fmt: skip
+                 net: PolicyValueNet, rng: np.random.Generator, first_seed: int,
+                 should_stop: ShouldStop | None = None) -> None:  # fmt: skip
         self.config, self.curriculum, self.net, self.rng = config, curriculum, net, rng
-        self.player = SelfPlayer(game, net, config, rng) if config.workers == 0 else None
+        self.should_stop = should_stop
+        self.player = (SelfPlayer(game, net, config, rng, should_stop)
+                       if config.workers == 0 else None)  # fmt: skip
         self.procs, self.weight_queues = [], []
         self.episodes = self.stop = None
         if config.workers == 0:
@@ -146,14 +187,14 @@ class SelfPlay:
         ctx = torch.multiprocessing.get_context("spawn")
         self.episodes, self.stop = ctx.Queue(), ctx.Event()
         for w in range(config.workers):
-            queue = ctx.Queue()
-            queue.put(self._weights())
+            queue_ = ctx.Queue()
+            queue_.put(self._weights())
             proc = ctx.Process(target=worker, daemon=True,
-                               args=(asdict(config), first_seed + w, queue, self.episodes,
+                               args=(asdict(config), first_seed + w, queue_, self.episodes,
                                      self.stop))  # fmt: skip
             proc.start()
             self.procs.append(proc)
-            self.weight_queues.append(queue)
+            self.weight_queues.append(queue_)
 
     def _weights(self) -> tuple[dict, int]:
         state = {k: v.clone() for k, v in self.net.state_dict().items()}
@@ -162,21 +203,184 @@ class SelfPlay:
     def next_episode(self) -> tuple[list[Sample], dict]:
         if self.player is not None:
             return self.player.episode(self.curriculum.target)
-        return self.episodes.get()
+        while True:
+            check(self.should_stop)
+            try:
+                return self.episodes.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if not any(proc.is_alive() for proc in self.procs):
+                    codes = ", ".join(str(proc.exitcode) for proc in self.procs)
+                    raise TrainError(
+                        f"every self-play worker exited (exit codes {codes}; a negative code "
+                        "is the signal that killed it, -9 often the out-of-memory killer)"
+                    ) from None
 
     def publish(self) -> None:
         """Send the current weights to every worker."""
         snapshot = self._weights()
-        for queue in self.weight_queues:
-            queue.put(snapshot)
+        for queue_ in self.weight_queues:
+            queue_.put(snapshot)
 
     def close(self) -> None:
+        """Stop the workers: each drops the episode under way at its next network pass; one
+        that has not stopped within :data:`CLOSE_SECONDS` is terminated."""
         if self.stop is not None:
             self.stop.set()
+        for queue_ in self.weight_queues:
+            queue_.cancel_join_thread()  # never wait at exit on a pipe no one reads
+        until = time.perf_counter() + CLOSE_SECONDS
         for proc in self.procs:
-            proc.join(timeout=5)
+            proc.join(timeout=max(0.0, until - time.perf_counter()))
+        for proc in self.procs:
             if proc.is_alive():
                 proc.terminate()
+                proc.join(timeout=1)
+
+
+@dataclass
+class Prepared:
+    """Everything a run starts from, built and checked by :func:`prepare` (nothing written)."""
+
+    config: TrainConfig
+    run_dir: Path
+    resume: bool
+    init_from: str | None
+    task: SortTask
+    game: AssemblyGame
+    default_game: AssemblyGame
+    curriculum: Curriculum
+    net: PolicyValueNet
+    optimizer: torch.optim.Optimizer
+    replay: ReplayBuffer
+    demos: ReplayBuffer
+    counters: Counters
+    provenance: dict
+    rng: np.random.Generator
+    metrics_rows: list | None  # resumed: the metrics rows kept (None: no file yet)
+
+
+def prepare(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
+            init_from: str | None = None, saved: dict | None = None) -> Prepared:  # fmt: skip
+    """Build and check what a run starts from, writing nothing: the run folder
+    (:func:`~alphadev.train.checkpoints.check_run_folder`; a fresh run must not start over
+    another), the checkpoint being resumed (``saved`` if the caller has loaded it already) and
+    its metrics file, and the weights of ``init_from``. Seeds every random choice of the run.
+    Raises :class:`~alphadev.network.CheckpointError` or
+    :class:`~alphadev.train.checkpoints.RunFolderError` naming the file and what is wrong."""
+    run_dir = Path(run_dir)
+    task = SortTask(config.n, config.registers, config.isa)
+    check_run_folder(run_dir, fresh=not resume, others=(_best_name(task),))
+    if resume and not run_dir.is_dir():
+        raise RunFolderError(f"run folder {run_dir}: not a folder (nothing to resume)")
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    game = AssemblyGame(task, max_length=config.longest)  # self-play's and the learner's
+    default_game = AssemblyGame(task)  # for the policy-alone metric
+    curriculum = Curriculum(config.longest, config.curriculum_window, config.curriculum_threshold)
+    net = PolicyValueNet(NetworkConfig(**config.network))
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    prepared = Prepared(
+        config=config, run_dir=run_dir, resume=resume, init_from=init_from, task=task,
+        game=game, default_game=default_game, curriculum=curriculum, net=net,
+        optimizer=optimizer, replay=ReplayBuffer(config.replay_capacity),
+        demos=ReplayBuffer(DEMO_CAPACITY), counters=Counters(),
+        # what entered the run besides the agent's own search
+        provenance={"demonstrations": config.demonstrations, "init_from": init_from,
+                    "self_play_only": config.demonstrations == 0 and init_from is None},
+        rng=rng, metrics_rows=None,
+    )  # fmt: skip
+    if resume:
+        path = run_dir / CHECKPOINT
+        _restore(prepared, load_checkpoint(run_dir) if saved is None else saved, path)
+        prepared.metrics_rows = read_metrics(run_dir / METRICS, prepared.counters.step)
+    elif init_from is not None:
+        weights = load_network(init_from).state_dict()
+        try:
+            net.load_state_dict(weights)
+        except (RuntimeError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{init_from}: its weights do not fit this run's network "
+                                  f"({_first_line(exc)})") from None  # fmt: skip
+    return prepared
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _whole(value: object, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _restore(prep: Prepared, saved: dict, path: Path) -> None:
+    """Load ``saved`` into ``prep``; :class:`~alphadev.network.CheckpointError` naming ``path``
+    and what does not fit when the checkpoint is inconsistent (a valid digest says only that
+    the file is as it was written, not that what was written makes sense)."""
+
+    def bad(why: str) -> CheckpointError:
+        return CheckpointError(f"{path}: {why}")
+
+    needed = ("model", "optimizer", "replay", "demonstrations", "counters", "rng", "best",
+              "curriculum")  # fmt: skip
+    missing = [key for key in needed if key not in saved]
+    if missing:
+        raise bad(f"incomplete checkpoint (no {', '.join(missing)})")
+    try:
+        prep.net.load_state_dict(saved["model"])
+    except Exception as exc:  # torch: RuntimeError for shapes, others for a foreign object
+        raise bad(f"its weights do not fit its network config ({_first_line(exc)})") from None
+    try:
+        prep.optimizer.load_state_dict(saved["optimizer"])
+    except Exception as exc:
+        raise bad(f"its optimizer state does not fit its network ({_first_line(exc)})") from None
+    game = prep.game
+    for key in ("replay", "demonstrations"):
+        try:
+            buffer = ReplayBuffer.from_state_dict(saved[key])
+        except Exception as exc:
+            raise bad(f"its {key} buffer is damaged ({_first_line(exc)})") from None
+        for sample in buffer.samples:
+            if len(sample.policy) != game.num_actions or len(sample.program) > game.max_length:
+                raise bad(f"its {key} buffer does not fit sort{prep.config.n} with "
+                          f"{prep.task.registers} registers and --isa {prep.config.isa} "
+                          f"({game.num_actions} actions, programs of at most "
+                          f"{game.max_length} moves)")  # fmt: skip
+            if any(not 0 <= a < game.num_actions for a in sample.program):
+                raise bad(f"its {key} buffer holds an action outside the action space")
+        if key == "replay":
+            prep.replay = buffer
+        else:
+            prep.demos = buffer
+    counters = saved["counters"]
+    names = ("step", "episodes", "correct_episodes", "simulations")
+    if not isinstance(counters, dict) or not all(_whole(counters.get(k)) for k in names):
+        raise bad("its counters are damaged (step, episodes, ... must be whole numbers >= 0)")
+    seconds = counters.get("seconds")
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        raise bad("its counters are damaged (seconds must be a finite number >= 0)")
+    for key in names:
+        setattr(prep.counters, key, counters[key])
+    prep.counters.seconds = float(seconds)
+    best = saved["best"]
+    if (not isinstance(best, dict) or not isinstance(best.get("text"), str)
+            or not (best.get("length") is None or _whole(best.get("length"), 1))):  # fmt: skip
+        raise bad("its best program is damaged (expected a length and a text)")
+    prep.counters.best = {"length": best["length"], "text": best["text"]}
+    target = saved["curriculum"].get("target") if isinstance(saved["curriculum"], dict) else None
+    if not _whole(target, 1) or target > game.max_length:
+        raise bad(f"its curriculum target {target!r} is not a length from 1 to "
+                  f"{game.max_length}")  # fmt: skip
+    prep.curriculum.target = target
+    try:
+        restore_rng(prep.rng, saved["rng"])
+    except Exception as exc:
+        raise bad(f"its random-number states are damaged ({_first_line(exc)})") from None
+    provenance = saved.get("provenance", prep.provenance)
+    if not isinstance(provenance, dict):
+        raise bad("its provenance is damaged (expected a dict)")
+    prep.provenance = provenance
 
 
 def train(
@@ -187,56 +391,35 @@ def train(
     init_from: str | None = None,
     on_progress: Callable[[dict], None] | None = None,
     on_status: Callable[[str], None] | None = None,
+    started: float | None = None,
 ) -> TrainResult:
-    """Run (or resume) training in ``run_dir``. ``on_progress(row)`` gets each metrics row;
-    ``on_status(text)`` a line about the data gathered while no learner step has run yet."""
-    # ---- set up: every random choice of the run is seeded here, once.
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    random.seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    task = SortTask(config.n, config.registers, config.isa)
-    longest = default_max_length(config.n) + config.curriculum_slack
-    game = AssemblyGame(task, max_length=longest)  # self-play's and the learner's
-    default_game = AssemblyGame(task)  # for the policy-alone metric
-    curriculum = Curriculum(longest, config.curriculum_window, config.curriculum_threshold)
-    net = PolicyValueNet(NetworkConfig(**config.network))
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    replay = ReplayBuffer(config.replay_capacity)
-    demos = ReplayBuffer(DEMO_CAPACITY)
-    counters = Counters()
+    """Run (or resume) training in ``run_dir``: :func:`prepare`, then :func:`run`.
+    ``on_progress(row)`` gets each metrics row; ``on_status(text)`` a line about the data
+    gathered while no learner step has run yet; ``started`` (a :func:`time.perf_counter`
+    reading, default now) is when the time limit began."""
+    started = time.perf_counter() if started is None else started
+    prepared = prepare(config, run_dir=run_dir, resume=resume, init_from=init_from)
+    return run(prepared, on_progress=on_progress, on_status=on_status, started=started)
 
-    # What entered the run besides the agent's own search.
-    provenance = {"demonstrations": config.demonstrations, "init_from": init_from,
-                  "self_play_only": config.demonstrations == 0 and init_from is None}  # fmt: skip
 
-    # ---- resume, or start fresh (optionally from other weights and with demonstrations).
-    if resume:
-        saved = load_checkpoint(run_dir)
-        net.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        replay = ReplayBuffer.from_state_dict(saved["replay"])
-        demos = ReplayBuffer.from_state_dict(saved["demonstrations"])
-        for key in ("step", "episodes", "correct_episodes", "simulations", "seconds"):
-            setattr(counters, key, saved["counters"][key])
-        counters.best = saved["best"]
-        restore_rng(rng, saved["rng"])
-        curriculum.target = saved["curriculum"]["target"]
-        provenance = saved.get("provenance", provenance)
-    else:
-        if init_from is not None:
-            net.load_state_dict(load_network(init_from).state_dict())
-        if config.demonstrations > 0:
-            demos.add(demonstration_samples(game, config.demonstrations))
-
+def run(
+    prep: Prepared,
+    *,
+    on_progress: Callable[[dict], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    started: float | None = None,
+) -> TrainResult:
+    """Play and learn from ``prep`` until the steps are done, the time limit (counted from
+    ``started``, default now) is reached or Ctrl-C; then stop the workers and checkpoint."""
+    config, run_dir, game = prep.config, prep.run_dir, prep.game
+    net, optimizer, rng = prep.net, prep.optimizer, prep.rng
+    replay, demos, counters, curriculum = prep.replay, prep.demos, prep.counters, prep.curriculum
+    plan = config.plan
+    t0 = time.perf_counter()
+    should_stop = Deadline(t0 if started is None else started, config.time_limit)
     metrics_path = run_dir / METRICS
-    truncate_metrics(metrics_path, counters.step)
-    writer = tensorboard_writer(run_dir)
     losses: list[dict[str, float]] = []
     state_cache: dict = {}  # programs -> game states, for the learner
-    t0 = time.perf_counter()
-    deadline = None if config.time_limit is None else t0 + config.time_limit
 
     def elapsed() -> float:
         return counters.seconds + time.perf_counter() - t0
@@ -256,27 +439,39 @@ def train(
             "config": asdict(config),
             "best": counters.best,
             "curriculum": curriculum.state_dict(),
-            "provenance": provenance,
+            "provenance": prep.provenance,
         }  # fmt: skip
-        save_checkpoint(run_dir / CHECKPOINT, payload)
+        try:
+            save_checkpoint(run_dir / CHECKPOINT, payload)
+        except OSError as exc:
+            raise RunFolderError(f"run folder {run_dir}: cannot write {CHECKPOINT} "
+                                 f"({exc.strerror or exc})") from None  # fmt: skip
 
-    # ---- self-play and learning.
-    first_seed = config.seed * 1000 + 1 + counters.episodes
-    if config.ray is not None:
-        play = RaySelfPlay(config, curriculum, net, first_seed)
-    else:
-        play = SelfPlay(config, curriculum, game, net, rng, first_seed)
-    interrupted = False
+    stop_reason, failure, play, writer = "steps", None, None, None
     try:
-        while counters.step < config.steps and not _past(deadline):
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunFolderError(f"run folder {run_dir}: cannot create it "
+                                 f"({exc.strerror or exc})") from None  # fmt: skip
+        if prep.metrics_rows is not None:
+            write_metrics(metrics_path, prep.metrics_rows)
+        writer = tensorboard_writer(run_dir)
+        if not prep.resume and config.demonstrations > 0 and len(demos) == 0:
+            demos.add(_demonstrations(game, config.demonstrations, should_stop))
+        first_seed = config.seed * 1000 + 1 + counters.episodes
+        if config.ray is not None:
+            play = RaySelfPlay(config, curriculum, net, first_seed, should_stop=should_stop)
+        else:
+            play = SelfPlay(config, curriculum, game, net, rng, first_seed, should_stop)
+        while counters.step < config.steps:
+            check(should_stop)
             # Gather episodes until the replay is warm and the data ratio is met.
             wanted = math.ceil((counters.step + 1) * config.episodes_per_step)
             while len(replay) < config.min_replay or counters.episodes < wanted:
-                if _past(deadline):
-                    break
                 samples, stats = play.next_episode()
                 replay.add(samples)
-                _record_episode(counters, stats, task, config, run_dir)
+                _record_episode(counters, stats, prep.task, config, run_dir)
                 target_before = curriculum.target
                 curriculum.record(stats["correct"], stats["target_length"], stats["length"])
                 if config.workers and curriculum.target != target_before:
@@ -284,52 +479,122 @@ def train(
                 if on_status is not None and counters.step == 0:
                     on_status(f"self-play: {counters.episodes} episodes, {len(replay)} of "
                               f"{config.min_replay} positions before the first step")  # fmt: skip
-            else:
-                # One learner step.
-                from_demos = round(config.batch_size * config.demo_fraction) if len(demos) else 0
-                batch = replay.sample(config.batch_size - from_demos, rng)
-                if from_demos:
-                    batch += demos.sample(from_demos, rng)
-                losses.append(learner_step(net, optimizer, game, batch, state_cache))
-                counters.step += 1
-                step = counters.step
-                if config.workers and step % config.publish_every == 0:
-                    play.publish()
-                if step % config.log_every == 0 or step == config.steps:
-                    row = metrics_row(step, counters.episodes, counters.simulations,
-                                      counters.correct_episodes, counters.recent, counters.best,
-                                      losses[-config.log_every:], len(replay),
-                                      elapsed())  # fmt: skip
-                    policy_correct, policy_length = greedy_policy_episode(default_game, net)
-                    sorted_share = sum(counters.recent_sorted) / max(len(counters.recent_sorted), 1)
-                    row.update(target_length=curriculum.target,
-                               sorted_fraction=round(sorted_share, 3),
-                               policy_correct=int(policy_correct),
-                               policy_length=policy_length if policy_correct else "")  # fmt: skip
-                    append_metrics(metrics_path, row)
-                    if writer is not None:
-                        for key, value in row.items():
-                            if key != "step" and value != "":
-                                writer.add_scalar(key, float(value), step)
-                    if on_progress is not None:
-                        on_progress(row)
-                if step % config.checkpoint_every == 0:
-                    checkpoint()
-                continue
-            break  # the time limit ran out while gathering data
+            # One learner step (dropped whole if the time runs out in it).
+            from_demos = round(config.batch_size * config.demo_fraction) if len(demos) else 0
+            batch = replay.sample(config.batch_size - from_demos, rng)
+            if from_demos:
+                batch += demos.sample(from_demos, rng)
+            losses.append(learner_step(net, optimizer, game, batch, state_cache,
+                                       chunk=plan.learn_chunk,
+                                       cache_bytes=plan.state_cache_bytes,
+                                       should_stop=should_stop,
+                                       threaded=plan.threaded))  # fmt: skip
+            counters.step += 1
+            step = counters.step
+            if config.workers and step % config.publish_every == 0:
+                play.publish()
+            if step % config.log_every == 0 or step == config.steps:
+                row = _metrics(prep, losses, elapsed(), should_stop)
+                append_metrics(metrics_path, row)
+                if writer is not None:
+                    for key, value in row.items():
+                        if key != "step" and value != "":
+                            writer.add_scalar(key, float(value), step)
+                if on_progress is not None:
+                    on_progress(row)
+            if step % config.checkpoint_every == 0:
+                checkpoint()
+    except Stopped:
+        stop_reason = "time_limit"
     except KeyboardInterrupt:
-        interrupted = True
+        stop_reason = "interrupted"
+    except (RunFolderError, TrainError) as exc:
+        failure = exc
     finally:
-        play.close()
-        checkpoint()
-        if writer is not None:
-            writer.close()
+        written = None
+        with _interrupts_deferred() as late:  # a Ctrl-C now waits for the checkpoint
+            try:
+                if play is not None:
+                    play.close()
+            finally:
+                try:
+                    checkpoint()
+                    written = run_dir / CHECKPOINT
+                except RunFolderError as exc:
+                    if failure is None:
+                        failure = exc
+                    else:
+                        failure = type(failure)(f"{failure}; checkpoint not written either "
+                                                f"({exc})")  # fmt: skip
+                finally:
+                    if writer is not None:
+                        with contextlib.suppress(OSError):
+                            writer.close()
+        if late:
+            stop_reason = "interrupted"
+    if failure is not None:
+        kept = f"checkpoint {written} written" if written else "no checkpoint written"
+        raise type(failure)(f"{failure}; stopped at step {counters.step}; {kept}")
     return TrainResult(run_dir, counters.step, counters.episodes, counters.best["length"],
-                       losses, interrupted)  # fmt: skip
+                       losses, stop_reason == "interrupted", stop_reason, written)  # fmt: skip
 
 
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.perf_counter() >= deadline
+def _metrics(prep: Prepared, losses: list, seconds: float, should_stop: ShouldStop) -> dict:
+    """The metrics row of the step just done (the policy-alone columns empty if the time
+    limit came while the policy played)."""
+    counters, config = prep.counters, prep.config
+    row = metrics_row(counters.step, counters.episodes, counters.simulations,
+                      counters.correct_episodes, counters.recent, counters.best,
+                      losses[-config.log_every:], len(prep.replay), seconds)  # fmt: skip
+    try:
+        policy = greedy_policy_episode(prep.default_game, prep.net, should_stop,
+                                       threaded=config.plan.threaded)  # fmt: skip
+    except Stopped:
+        policy = None
+    sorted_share = sum(counters.recent_sorted) / max(len(counters.recent_sorted), 1)
+    row.update(target_length=prep.curriculum.target, sorted_fraction=round(sorted_share, 3),
+               policy_correct="" if policy is None else int(policy[0]),
+               policy_length=policy[1] if policy is not None and policy[0] else "")  # fmt: skip
+    return row
+
+
+def _demonstrations(game: AssemblyGame, count: int, should_stop: Deadline) -> list[Sample]:
+    """:func:`~alphadev.train.self_play.demonstration_samples`, stopped at the deadline."""
+    from alphadev.exact import SearchControl
+
+    control = SearchControl()
+    left = should_stop.left()
+    timer = None
+    if left is not None:
+        timer = threading.Timer(left, control.stop)
+        timer.daemon = True
+        timer.start()
+    try:
+        samples = demonstration_samples(game, count, control)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    check(should_stop)
+    return samples
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[list]:
+    """Within the block a Ctrl-C is noted (in the list yielded) instead of raised, so that the
+    last checkpoint is written whole; on the main thread only."""
+    late: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield late
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, None):
+        yield late
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: late.append(signum))
+    try:
+        yield late
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _record_episode(counters: Counters, stats: dict, task: SortTask, config: TrainConfig,
@@ -356,5 +621,15 @@ def _record_episode(counters: Counters, stats: dict, task: SortTask, config: Tra
         "seed": str(config.seed),
         "verified": f"{result.tie_rows} tie-pattern rows + {result.random_rows} random int32 rows",
     })  # fmt: skip
-    write_atomic(run_dir / f"best_{task.name}_{task.isa.name}.s", text)
     counters.best = {"length": len(program), "text": text}
+    name = _best_name(task)
+    try:
+        write_atomic(run_dir / name, text)
+    except OSError as exc:
+        raise RunFolderError(f"run folder {run_dir}: cannot write {name} "
+                             f"({exc.strerror or exc})") from None  # fmt: skip
+
+
+def _best_name(task: SortTask) -> str:
+    """The run's best program file: ``best_sort3_cmov.s``."""
+    return f"best_{task.name}_{task.isa.name}.s"

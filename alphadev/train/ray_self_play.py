@@ -17,17 +17,20 @@ import numpy as np
 import torch
 
 from alphadev.cluster import ActorPool, connect
-from alphadev.game import AssemblyGame, default_max_length
+from alphadev.game import AssemblyGame
 from alphadev.network import NetworkConfig, PolicyValueNet
 from alphadev.replay import Sample
 from alphadev.tasks import SortTask
 from alphadev.train.config import TrainConfig
-from alphadev.train.self_play import SelfPlayer
+from alphadev.train.self_play import SelfPlayer, derived_seed
+from alphadev.train.stopping import ShouldStop, check
 
 __all__ = ["EPISODES_IN_FLIGHT", "RaySelfPlay", "SelfPlayActor"]
 
 #: Episodes asked of each actor at a time.
 EPISODES_IN_FLIGHT = 2
+#: Seconds between two looks at the clock while waiting for an actor's episode.
+POLL_SECONDS = 0.1
 
 
 class SelfPlayActor:
@@ -37,8 +40,8 @@ class SelfPlayActor:
     def __init__(self, config: dict, seed: int) -> None:
         torch.set_num_threads(1)
         cfg = TrainConfig(**config)
-        longest = default_max_length(cfg.n) + cfg.curriculum_slack
-        game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa), max_length=longest)
+        game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa), max_length=cfg.longest)
+        seed = derived_seed(seed)
         torch.manual_seed(seed)
         self.net = PolicyValueNet(NetworkConfig(**cfg.network))
         self.player = SelfPlayer(game, self.net, cfg, np.random.default_rng(seed))
@@ -66,11 +69,15 @@ class RaySelfPlay:
         net: the learner's network, whose weights :meth:`publish` sends.
         first_seed: actor ``i``'s seed is ``first_seed + i``, and ``+ 1000 * k`` for its
             ``k``-th replacement.
+        should_stop: polled while an episode is awaited
+            (:class:`~alphadev.train.stopping.Stopped`; the actors are stopped by
+            :meth:`close`).
     """
 
     def __init__(self, config: TrainConfig, curriculum, net: PolicyValueNet,
-                 first_seed: int) -> None:  # fmt: skip
+                 first_seed: int, *, should_stop: ShouldStop | None = None) -> None:  # fmt: skip
         self.config, self.curriculum, self.net = config, curriculum, net
+        self.should_stop = should_stop
         self._cluster = connect(config.ray, workers=config.workers)
         ray = self._cluster.__enter__()
         try:
@@ -106,12 +113,15 @@ class RaySelfPlay:
 
     def next_episode(self) -> tuple[list[Sample], dict]:
         """The next episode any actor finishes (the actor is given its next one at once)."""
+        timeout = None if self.should_stop is None else POLL_SECONDS
         while True:
-            finished = self.pool.next(timeout=None)
+            check(self.should_stop)
+            finished = self.pool.next(timeout=timeout)
             if finished is not None:
                 self.pool.submit("episode")
                 return finished.result
-            self.pool.submit("episode")  # nothing ran (every actor replaced): start again
+            if not self.pool.running_jobs():
+                self.pool.submit("episode")  # nothing ran (every actor replaced): start again
 
     def publish(self) -> None:
         """Put the current weights in the object store; each actor pulls them before its next

@@ -29,19 +29,48 @@ from alphadev.game import AssemblyGame, default_max_length
 from alphadev.latency import latency
 from alphadev.mcts import MCTS, MCTSConfig
 from alphadev.mcts.potential import phi_of_state, phi_params
-from alphadev.mcts.tree import bytes_per_node
 from alphadev.network import NetworkConfig, NetworkEvaluator, PolicyValueNet, encode_states
 from alphadev.replay import Sample
 from alphadev.tasks import SortTask
 from alphadev.train.config import TrainConfig
+from alphadev.train.stopping import ShouldStop, Stopped, check, left_behind, stoppable
 
 __all__ = [
+    "ChunkedEvaluator",
     "SelfPlayer",
     "demonstration_samples",
+    "derived_seed",
     "greedy_policy_episode",
     "self_play_episode",
     "worker",
 ]
+
+
+class ChunkedEvaluator:
+    """The network's MCTS evaluator run on ``chunk`` positions at a time (what the memory
+    plan allows: a sort7 position takes 0.4 GB of activations), polling ``should_stop``
+    before each pass (:class:`~alphadev.train.stopping.Stopped`)."""
+
+    compiled = False
+
+    def __init__(self, net: PolicyValueNet, game: AssemblyGame, chunk: int,
+                 should_stop: ShouldStop | None = None, *,
+                 threaded: bool = False) -> None:  # fmt: skip
+        self.inner = NetworkEvaluator(net, game)
+        self.phi_weight = self.inner.phi_weight
+        self.chunk = max(1, int(chunk))
+        self.should_stop = should_stop
+        self.threaded = threaded
+
+    def evaluate(self, states) -> tuple[np.ndarray, np.ndarray]:
+        parts = []
+        for start in range(0, len(states), self.chunk):
+            part = states[start : start + self.chunk]
+            parts.append(stoppable(lambda part=part: self.inner.evaluate(part),
+                                   self.should_stop, threaded=self.threaded))  # fmt: skip
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 class SelfPlayer:
@@ -50,53 +79,66 @@ class SelfPlayer:
     The tree is the agent's search memory: a position seen in an earlier episode keeps its
     statistics, so later episodes build on earlier ones. Priors and values at a node are those
     of the weights when it was expanded; the tree is started afresh every
-    ``config.tree_episodes`` episodes (and when it fills up: ``config.tree_memory_mb``) so that
-    newer weights take over.
+    ``config.tree_episodes`` episodes (and when it fills up: its node cap is the memory plan's,
+    :mod:`alphadev.train.memory`) so that newer weights take over.
     ``target_length`` (the curriculum's, see :mod:`alphadev.train.loop`) is the longest
     program an episode may end correct with: positions that cannot finish in time are dead.
+    ``should_stop`` is polled before every network pass and every move: when it says so, the
+    episode is dropped with :class:`~alphadev.train.stopping.Stopped`.
     """
 
     def __init__(self, game: AssemblyGame, net: PolicyValueNet, config: TrainConfig,
-                 rng: np.random.Generator) -> None:  # fmt: skip
+                 rng: np.random.Generator,
+                 should_stop: ShouldStop | None = None) -> None:  # fmt: skip
         self.game, self.net, self.config, self.rng = game, net, config, rng
+        self.should_stop = should_stop
         self.mcts: MCTS | None = None
         self.episodes = 0
 
     def episode(self, target_length: int) -> tuple[list[Sample], dict]:
         """One episode; returns its training samples and ``{correct, length, program,
         simulations, target_length}``."""
-        game, config = self.game, self.config
+        game, config, plan = self.game, self.config, self.config.plan
+        check(self.should_stop)
         if self.mcts is None or self.episodes % config.tree_episodes == 0:
-            rows, locations = game.task.initial_state.shape
-            per_node = bytes_per_node(rows, locations, game.num_actions)
-            nodes = max(1_000, config.tree_memory_mb * 2**20 // per_node)
-            self.mcts = MCTS(game, NetworkEvaluator(self.net, game),
-                             MCTSConfig(batch_size=config.mcts_batch, max_nodes=nodes),
+            self.mcts = None  # the old tree goes before the new one is allocated
+            evaluator = ChunkedEvaluator(self.net, game, plan.eval_chunk, self.should_stop,
+                                         threaded=plan.threaded)  # fmt: skip
+            self.mcts = MCTS(game, evaluator,
+                             MCTSConfig(batch_size=plan.mcts_batch, max_nodes=plan.tree_nodes),
                              rng=self.rng)  # fmt: skip
         self.episodes += 1
         mcts = self.mcts
         mcts.bound = target_length + 1
         before = mcts.simulations
         node = mcts.root(game.initial_state())
-        positions, policies, rewards = [], [], []
+        programs, policies, rewards = [], [], []
+        pending, bootstrap, potential = [], [], []  # positions not valued yet; their values
         state = mcts.state(node)
         while not mcts.is_terminal(node) and not mcts.is_dead(node):
+            check(self.should_stop)
             if config.gumbel:  # sequential halving picks the move; completed Q gives the target
                 action, policy, node = mcts.gumbel_search(node, config.simulations)
             else:
                 mcts.add_exploration_noise(node)
                 node = mcts.run(node, config.simulations)
                 policy = mcts.visit_policy(node)
-                temperature = 1.0 if len(positions) < config.temperature_moves else 0.0
+                temperature = 1.0 if len(programs) < config.temperature_moves else 0.0
                 action = mcts.select_action(node, temperature)
             node = mcts.child(node, action)
             child_state = mcts.state(node)
-            positions.append(state)
+            programs.append(state.program)
+            pending.append(state)
             policies.append(policy)
             rewards.append(game.reward(state, child_state))
+            if len(pending) >= plan.value_chunk:  # value them now: their states can go
+                self._value(pending, bootstrap, potential)
+                pending = []
             state = child_state
+        self._value(pending, bootstrap, potential)
         correct = mcts.is_correct(node) and state.length <= target_length
-        samples = self._samples(positions, policies, rewards, state, correct)
+        samples = self._samples(programs, policies, rewards, state, correct, bootstrap,
+                                potential)  # fmt: skip
         stats = {
             "correct": correct,
             "length": state.length,
@@ -108,8 +150,23 @@ class SelfPlayer:
         }
         return samples, stats
 
-    def _samples(self, positions, policies, rewards, final, correct) -> list[Sample]:
-        game, config, net = self.game, self.config, self.net
+    def _value(self, states, bootstrap: list, potential: list) -> None:
+        """Append the correctness value and the weighted potential of each of ``states``."""
+        if not states:
+            return
+        check(self.should_stop)
+        game, net = self.game, self.net
+        weight = float(net.config.phi_weight)
+        params = phi_params(game)
+        potential.extend(weight * phi_of_state(game, gs, params) if weight else 0.0
+                         for gs in states)  # fmt: skip
+        bootstrap.extend(stoppable(lambda: _correctness_values(net, game, states),
+                                   self.should_stop,
+                                   threaded=self.config.plan.threaded))  # fmt: skip
+
+    def _samples(self, programs, policies, rewards, final, correct, bootstrap,
+                 potential) -> list[Sample]:  # fmt: skip
+        game, config = self.game, self.config
         cfg = game.reward_config
         latency_return = 0.0
         if correct:
@@ -118,18 +175,13 @@ class SelfPlayer:
         if final.correct:
             # the last reward held the correct bonus and the latency term
             correctness_rewards[-1] += cfg.latency_weight * final.length
-        weight = float(net.config.phi_weight)
-        params = phi_params(game)
-        potential = [weight * phi_of_state(game, gs, params) if weight else 0.0
-                     for gs in positions]  # fmt: skip
-        bootstrap = _correctness_values(net, game, positions)
         samples = []
-        for t, (gs, policy) in enumerate(zip(positions, policies, strict=True)):
-            end = min(t + config.n_step, len(positions))
+        for t, (program, policy) in enumerate(zip(programs, policies, strict=True)):
+            end = min(t + config.n_step, len(programs))
             target = float(correctness_rewards[t:end].sum())
-            if end < len(positions):
+            if end < len(programs):
                 target += float(bootstrap[end]) + potential[end]
-            samples.append(Sample(gs.program, policy, target - potential[t], latency_return))
+            samples.append(Sample(program, policy, target - potential[t], latency_return))
         return samples
 
 
@@ -149,30 +201,47 @@ def _correctness_values(net: PolicyValueNet, game: AssemblyGame, states) -> np.n
     return v_correct.double().numpy()
 
 
+def derived_seed(seed: int) -> int:
+    """A worker's or actor's seed (the run's seed times 1000 plus its number, and so on) folded
+    into what numpy and torch accept."""
+    return seed % 2**63
+
+
 def worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma: no cover
     """A self-play process: newest ``(weights, target_length)`` in, episodes out, until
-    ``stop`` is set or its parent is gone. It owns its process, so it sets its own torch
-    threads and seeds. Ctrl-C is the parent's to handle (the parent stops the workers)."""
+    ``stop`` is set or its parent is gone (polled inside an episode too: the episode under way
+    is dropped). It owns its process, so it sets its own torch threads and seeds. Ctrl-C is the
+    parent's to handle (the parent stops the workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     _die_with_parent()
+    episodes.cancel_join_thread()  # never wait at exit for a parent that stopped reading
     torch.set_num_threads(1)
     cfg = TrainConfig(**config)
-    game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa),
-                        max_length=default_max_length(cfg.n) + cfg.curriculum_slack)  # fmt: skip
+    game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa), max_length=cfg.longest)
     net = PolicyValueNet(NetworkConfig(**cfg.network))
+    seed = derived_seed(seed)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    player = SelfPlayer(game, net, cfg, rng)
+
+    def should_stop() -> bool:
+        return stop.is_set() or os.getppid() != parent
+
+    player = SelfPlayer(game, net, cfg, rng, should_stop)
     target_length = game.max_length
-    while not stop.is_set() and os.getppid() == parent:
+    while not should_stop():
         latest = None
         while not weights.empty():
             latest = weights.get()
         if latest is not None:
             state_dict, target_length = latest
             net.load_state_dict(state_dict)
-        episodes.put(player.episode(target_length))
+        try:
+            episodes.put(player.episode(target_length))
+        except Stopped:
+            break
+    if left_behind():  # a long pass the stop left running: its result is not wanted
+        os._exit(0)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
@@ -185,19 +254,22 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
         pass
 
 
-def demonstration_samples(game: AssemblyGame, count: int) -> list[Sample]:
-    """Positions of up to ``count`` distinct shortest programs from the exact enumeration."""
+def demonstration_samples(game: AssemblyGame, count: int, control=None) -> list[Sample]:
+    """Positions of up to ``count`` distinct shortest programs from the exact enumeration;
+    ``control`` (an :class:`alphadev.exact.SearchControl`) stops the enumeration early, with
+    the programs found by then."""
     from alphadev import exact
 
     task = game.task
     core = exact.network_core(task)
-    while (shorter := exact.shorten_tail(task, core)) is not None:
+    while (shorter := exact.shorten_tail(task, core, control=control)) is not None:
         core = shorter
     programs = {}
     for seed in range(4 * count):
-        if len(programs) >= count:
+        if len(programs) >= count or (control is not None and control.stopped):
             break
-        found = exact.find(task, len(core), order_seed=seed, max_nodes=5_000_000)
+        found = exact.find(task, len(core), order_seed=seed, max_nodes=5_000_000,
+                           control=control)  # fmt: skip
         if found.status == "found":
             programs.setdefault(tuple(found.program.code), found.program)
     samples = []
@@ -220,13 +292,23 @@ def demonstration_samples(game: AssemblyGame, count: int) -> list[Sample]:
     return samples
 
 
-@torch.no_grad()
-def greedy_policy_episode(game: AssemblyGame, net: PolicyValueNet) -> tuple[bool, int]:
+def greedy_policy_episode(game: AssemblyGame, net: PolicyValueNet,
+                          should_stop: ShouldStop | None = None, *,
+                          threaded: bool = False) -> tuple[bool, int]:  # fmt: skip
     """The policy alone, no search: from the initial state play the most probable legal move
-    until the game ends. Returns ``(correct, length)``."""
+    until the game ends. Returns ``(correct, length)``; ``should_stop`` is polled before each
+    move (and during its network pass if ``threaded``: :func:`~alphadev.train.stopping.
+    stoppable`)."""
     net.eval()
     gs = game.initial_state()
     while not game.is_terminal(gs):
-        logits, _, _ = net(**encode_states(game, [gs], net.config))
-        gs = game.play(gs, int(torch.argmax(logits[0])))
+        action = stoppable(lambda gs=gs: _greedy_action(game, net, gs), should_stop,
+                           threaded=threaded)  # fmt: skip
+        gs = game.play(gs, action)
     return bool(gs.correct), gs.length
+
+
+@torch.no_grad()
+def _greedy_action(game: AssemblyGame, net: PolicyValueNet, gs) -> int:
+    logits, _, _ = net(**encode_states(game, [gs], net.config))
+    return int(torch.argmax(logits[0]))
