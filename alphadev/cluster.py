@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -24,8 +25,11 @@ __all__ = [
     "LOCAL",
     "ActorPool",
     "ClusterError",
+    "DriverNodeLost",
     "Finished",
+    "WorkersLost",
     "check_address",
+    "check_driver_node",
     "check_reachable",
     "connect",
     "import_ray",
@@ -97,13 +101,14 @@ def check_reachable(address: str, timeout: float = REACH_TIMEOUT) -> None:
 
 
 @contextmanager
-def connect(address: str | None, *, workers: int) -> Iterator[Any]:
+def connect(address: str | None, *, workers: int, least: int | None = None) -> Iterator[Any]:
     """Ray, connected for the length of the ``with`` block, then shut down.
 
     ``address`` None or :data:`LOCAL` starts a Ray on this machine with ``workers`` CPUs (each
     actor takes one); any other address (``HOST:PORT`` of ``ray start --head``, or ``auto``)
-    joins that cluster, which must offer at least ``workers`` CPUs. When Ray is already
-    initialised in this process (a test, a notebook), that one is used and left running.
+    joins that cluster, which must offer at least ``least`` CPUs (default ``workers``; a job
+    that joins again after losing a node asks for fewer). When Ray is already initialised in
+    this process (a test, a notebook), that one is used and left running.
     """
     ray = import_ray()
     if address not in (None, LOCAL):
@@ -126,9 +131,10 @@ def connect(address: str | None, *, workers: int) -> Iterator[Any]:
             ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterError(f"--ray {address}: cannot join the cluster ({exc})") from None
+    _cluster_errors_to_stderr()
     try:
         cpus = ray.cluster_resources().get("CPU", 0)
-        if cpus < workers:
+        if cpus < (workers if least is None else least):
             raise ClusterError(
                 f"--workers {workers}: the cluster at {address} offers {cpus:g} CPUs; each "
                 "worker takes one"
@@ -136,6 +142,39 @@ def connect(address: str | None, *, workers: int) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _cluster_errors_to_stderr() -> None:
+    """Ray prints the cluster's error messages (a node's raylet died, a worker was killed) to
+    stdout, where the commands print their answers (``--json``): send them to stderr. Ray has
+    no switch for it, so its printer is wrapped; a Ray without that printer is left as is."""
+    with suppress(Exception):
+        from ray._private import worker
+
+        printer = worker.print_to_stdstream
+        if getattr(printer, "to_stderr", False):
+            return
+
+        def to_stderr(data: dict, *args: Any, **kwargs: Any) -> None:
+            printer({**data, "is_err": True}, *args, **kwargs)
+
+        to_stderr.to_stderr = True  # type: ignore[attr-defined]
+        worker.print_to_stdstream = to_stderr
+
+
+def check_driver_node(ray) -> None:
+    """:class:`DriverNodeLost` if the cluster marked the node this process joined through
+    dead (nothing if the cluster cannot tell, as with Ray Client)."""
+    try:
+        here = ray.get_runtime_context().get_node_id()
+        alive = {node["NodeID"]: bool(node["Alive"]) for node in ray.nodes()}
+    except Exception:
+        return
+    if not alive.get(here, True):
+        raise DriverNodeLost(
+            "the Ray node this command joined through died (Ray ends the job's workers on "
+            "every node with it)"
+        )
 
 
 @dataclass(frozen=True)
@@ -147,9 +186,29 @@ class Finished:
     slot: int
 
 
+class WorkersLost(ClusterError):
+    """Every actor of an :class:`ActorPool` was lost and the cluster has no free CPU for a new
+    one (its nodes died): nothing can run."""
+
+
+class DriverNodeLost(ClusterError):
+    """The Ray node this process joined through (its raylet) died: Ray ends the job and every
+    actor it owns, wherever they ran. The process itself lives: it may join the cluster again
+    (:func:`connect`) and start over with what it kept."""
+
+
+#: Seconds a new actor may wait for a CPU, while the cluster has too few for the pool, before
+#: its slot is given up (the pool goes on with the actors it has).
+PLACE_TIMEOUT = 5.0
+#: Seconds between two looks for a free CPU for the slots given up (a node that joins).
+RETRY_EVERY = 10.0
+#: The longest single wait of :meth:`ActorPool.next` (it then looks after its new actors).
+POLL = 1.0
+
+
 class ActorPool:
     """``size`` actors, each running one job at a time from a queue; a dead actor is replaced
-    and its job queued again (first), so no job is lost to a fault.
+    and its jobs queued again (first), so no job is lost to a fault.
 
     ``make(slot, incarnation)`` creates the actor for ``slot`` (``incarnation`` counts its
     replacements, for example to seed it afresh); ``call(actor, job)`` starts the job and
@@ -158,21 +217,58 @@ class ActorPool:
     driver's round trip). An exception the job itself raised is raised by :meth:`next`;
     so is :class:`ClusterError` when ``max_failures`` actors in a row died before finishing a
     job (a node that cannot run them: nothing would ever finish).
+
+    The first actors take their jobs at once (Ray holds the calls until each is up); a
+    replacement takes jobs only once it is up (its ``__ray_ready__`` answered), so the jobs of
+    one that waits for a CPU go to the actors that are up. When a node dies, its actors' jobs
+    go back to the queue (first) and each actor is replaced; Ray places a replacement where a
+    CPU is free. When none is (the cluster lost those CPUs), a slot whose actor still waits
+    after :data:`PLACE_TIMEOUT` seconds is given up, its jobs queued again, and the pool goes
+    on with fewer actors (:attr:`workers`; :attr:`given_up` counts the slots given up so far);
+    every :data:`RETRY_EVERY` seconds a slot given up is started again if a CPU came free.
+    :meth:`next` raises :class:`WorkersLost` when every slot was given up, and
+    :class:`DriverNodeLost` when the node this process joined through died (Ray then ends
+    every actor of the job: the caller may join again with :func:`connect` and a new pool).
     """
 
     def __init__(self, make: Callable[[int, int], Any], call: Callable[[Any, Any], Any],
                  size: int, *, depth: int = 1,
                  max_failures: int | None = None) -> None:  # fmt: skip
-        self.ray = import_ray()
+        self.ray = ray = import_ray()
         self.make, self.call = make, call
-        self.actors = [make(slot, 0) for slot in range(size)]
+        self.size = size
+        self.actors: list[Any] = [None] * size  # None: the slot was given up
         self.incarnations = [0] * size
+        self.up = [False] * size
+        self.eager = [True] * size  # takes jobs before it is up (the first actors only)
+        self.starting: dict[Any, int] = {}  # the __ray_ready__ ObjectRef -> slot
+        self.started_at = [0.0] * size
         self.queue: deque = deque()
         self.running: dict[Any, tuple[int, Any]] = {}  # ObjectRef -> (slot, job)
         self.depth = depth
         self.restarts = 0
+        self.given_up = 0
         self.failures_in_a_row = 0
         self.max_failures = max_failures if max_failures is not None else 4 * size + 4
+        self._next_look = 0.0  # when the cluster's CPUs may be asked about next
+        self._next_retry = 0.0
+        errors = ray.exceptions
+        #: What a job's result raises when its actor, its worker or its node was lost.
+        self._faults = (errors.RayActorError, errors.WorkerCrashedError, errors.NodeDiedError,
+                        errors.ObjectLostError, errors.ActorUnschedulableError)  # fmt: skip
+        self.nodes_at_start = [node for node, alive in (self._nodes() or {}).items() if alive]
+        for slot in range(size):
+            self._start(slot)
+
+    @property
+    def workers(self) -> int:
+        """The slots that have an actor (up, or starting)."""
+        return sum(actor is not None for actor in self.actors)
+
+    @property
+    def up_workers(self) -> int:
+        """The actors that are up (their ``__ray_ready__`` answered)."""
+        return sum(self.up)
 
     def submit(self, job: Any) -> None:
         """Queue ``job``; it starts as soon as an actor is idle."""
@@ -180,12 +276,14 @@ class ActorPool:
         self._dispatch()
 
     def idle_slots(self) -> list[int]:
-        """The slots with fewer than ``depth`` jobs under way, once per free place."""
-        load = [0] * len(self.actors)
+        """The slots of actors that take jobs (see the class docstring) with fewer than
+        ``depth`` jobs under way, once per free place."""
+        load = [0] * self.size
         for slot, _ in self.running.values():
             load[slot] += 1
-        return [slot for extra in range(self.depth) for slot in range(len(load))
-                if load[slot] + extra < self.depth]  # fmt: skip
+        return [slot for extra in range(self.depth) for slot in range(self.size)
+                if (self.up[slot] or self.eager[slot]) and self.actors[slot] is not None
+                and load[slot] + extra < self.depth]  # fmt: skip
 
     def running_jobs(self) -> list[tuple[int, Any]]:
         """``(slot, job)`` of every job under way."""
@@ -196,32 +294,141 @@ class ActorPool:
         self.queue = deque(job for job in self.queue if keep(job))
 
     def next(self, timeout: float | None = None) -> Finished | None:
-        """The next finished job, or None after ``timeout`` seconds or when nothing runs."""
+        """The next finished job, or None after ``timeout`` seconds (None: no limit) or when
+        no job is under way or queued."""
         ray = self.ray
-        while self.running:
-            done, _ = ray.wait(list(self.running), num_returns=1, timeout=timeout)
-            if not done:
+        end = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while True:
+            self._tend()
+            if not self.running and not self.queue:
                 return None
+            left = POLL if end is None else min(POLL, max(0.0, end - time.monotonic()))
+            waiting = [*self.running, *self.starting]
+            if waiting:
+                done, _ = ray.wait(waiting, num_returns=1, timeout=left)
+            else:  # jobs queued and no actor at all: wait for a CPU to come free
+                time.sleep(left)
+                done = []
+            if not done:
+                if end is not None and time.monotonic() >= end:
+                    return None
+                continue
             ref = done[0]
+            if ref in self.starting:
+                self._started(ref)
+                continue
             slot, job = self.running.pop(ref)
             try:
                 result = ray.get(ref)
-            except ray.exceptions.RayActorError:
-                self._replace(slot, job)
-                continue
             except ray.exceptions.RayTaskError as exc:
                 self._dispatch()
                 raise exc.as_instanceof_cause() from None
+            except self._faults:
+                self._replace(slot, job)
+                continue
             self.failures_in_a_row = 0
             self._dispatch()
             return Finished(job, result, slot)
-        return None
+
+    def _start(self, slot: int, *, eager: bool = True) -> None:
+        """A new actor in ``slot``: up once its ``__ray_ready__`` answers; it takes jobs then,
+        or at once if ``eager``."""
+        for ref in [ref for ref, where in self.starting.items() if where == slot]:
+            del self.starting[ref]
+        actor = self.make(slot, self.incarnations[slot])
+        self.actors[slot] = actor
+        self.up[slot] = False
+        self.eager[slot] = eager
+        self.started_at[slot] = time.monotonic()
+        self.starting[actor.__ray_ready__.remote()] = slot
+
+    def _started(self, ref: Any) -> None:
+        """The ``__ray_ready__`` of a new actor answered: it is up, or it died starting."""
+        slot = self.starting.pop(ref)
+        try:
+            self.ray.get(ref)
+        except (self.ray.exceptions.RayTaskError, *self._faults):  # it died starting
+            self._replace(slot, None)
+            return
+        self.up[slot] = True
+        self._dispatch()
+
+    def _tend(self) -> None:
+        """Note the new actors that are up; give up the slots whose new actor waits for a CPU
+        the cluster no longer has; start again those given up when a CPU came free; hand out
+        the queue."""
+        if self.starting:
+            ready, _ = self.ray.wait(list(self.starting), num_returns=len(self.starting),
+                                     timeout=0)  # fmt: skip
+            for ref in ready:
+                if ref in self.starting:  # (a replacement started meanwhile drops old refs)
+                    self._started(ref)
+        now = time.monotonic()
+        waiting = [slot for slot in self.starting.values()
+                   if now - self.started_at[slot] > PLACE_TIMEOUT]  # fmt: skip
+        given_up = [slot for slot in range(self.size) if self.actors[slot] is None]
+        retry = bool(given_up) and now >= self._next_retry
+        if (waiting and now >= self._next_look) or retry:
+            self._next_look = now + POLL
+            self.check_driver_node()
+            free, total = self._cpus()
+            if waiting and free < 1 and total < self.workers:
+                for slot in waiting[: self.workers - int(total)]:
+                    self._give_up(slot)
+            if retry:
+                self._next_retry = now + RETRY_EVERY
+                for slot in given_up[: int(free)]:
+                    self._start(slot, eager=False)
+        self._dispatch()
+
+    def _nodes(self) -> dict[str, bool] | None:
+        """Every node the cluster knows of: id -> alive; None if the GCS did not answer."""
+        try:
+            return {node["NodeID"]: bool(node["Alive"]) for node in self.ray.nodes()}
+        except Exception:
+            return None
+
+    def nodes_lost(self) -> int:
+        """The nodes alive when the pool started that the cluster has marked dead since."""
+        now = self._nodes()
+        return 0 if now is None else sum(not now.get(node, False) for node in self.nodes_at_start)
+
+    def check_driver_node(self) -> None:
+        """:class:`DriverNodeLost` if the cluster marked this process's own node dead."""
+        check_driver_node(self.ray)
+
+    def _cpus(self) -> tuple[float, float]:
+        """The cluster's free and total CPUs (those of the nodes alive)."""
+        try:
+            free = self.ray.available_resources().get("CPU", 0.0)
+            total = self.ray.cluster_resources().get("CPU", 0.0)
+        except Exception:  # the GCS did not answer: assume room, give nothing up
+            return 1.0, float(self.size)
+        return free, total
+
+    def _give_up(self, slot: int) -> None:
+        """No CPU is left for ``slot``'s new actor: the pool goes on without it (and its jobs,
+        if it was given any, go to the others)."""
+        for ref in [ref for ref, where in self.starting.items() if where == slot]:
+            del self.starting[ref]
+        with suppress(Exception):  # already gone
+            self.ray.kill(self.actors[slot])
+        self._requeue(slot)
+        self.actors[slot] = None
+        self.up[slot] = False
+        self.given_up += 1
+        if self.workers == 0:
+            raise WorkersLost(
+                f"every Ray worker was lost ({self.restarts} replaced) and the cluster has no "
+                "free CPU for a new one"
+            )
 
     def _replace(self, slot: int, job: Any) -> None:
-        """The actor in ``slot`` died: a new one takes its place, and its jobs (``job`` and any
-        other it had queued) go first."""
+        """The actor in ``slot`` died: a new one takes its place, and its jobs (``job``, if it
+        was one, and any other it had under way) go first."""
         self.restarts += 1
         self.failures_in_a_row += 1
+        self.check_driver_node()
         if self.failures_in_a_row > self.max_failures:
             raise ClusterError(
                 f"{self.failures_in_a_row} Ray actors in a row died before finishing a job; "
@@ -230,12 +437,17 @@ class ActorPool:
         self.incarnations[slot] += 1
         with suppress(Exception):  # already gone
             self.ray.kill(self.actors[slot])
-        self.actors[slot] = self.make(slot, self.incarnations[slot])
+        self._requeue(slot)
+        if job is not None:
+            self.queue.appendleft(job)
+        self._start(slot, eager=False)
+        self._dispatch()
+
+    def _requeue(self, slot: int) -> None:
+        """The jobs under way in ``slot`` go back to the queue, first, in their order."""
         lost = [ref for ref, (where, _) in self.running.items() if where == slot]
         for ref in reversed(lost):
             self.queue.appendleft(self.running.pop(ref)[1])
-        self.queue.appendleft(job)
-        self._dispatch()
 
     def _dispatch(self) -> None:
         for slot in self.idle_slots():
@@ -247,7 +459,9 @@ class ActorPool:
     def shutdown(self) -> None:
         """Kill every actor (their running jobs are abandoned)."""
         for actor in self.actors:
-            with suppress(Exception):  # already gone
-                self.ray.kill(actor)
+            if actor is not None:
+                with suppress(Exception):  # already gone
+                    self.ray.kill(actor)
         self.running.clear()
+        self.starting.clear()
         self.queue.clear()
