@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from alphadev.isa import CMOV_OPS, FLAGS, Op, Program
+from alphadev.isa import CMOV_OPS, Op, Program
 
 __all__ = [
     "LOWERINGS",
@@ -153,7 +153,6 @@ def lower(program: Program, lowering: str = "gpr") -> np.ndarray:
         else:  # min/max: cmp src, dst; cmov src, dst
             rows.append((CMP, flags, dst, src, -1))
             rows.append((CMOV, dst, dst, src, flags))
-    assert FLAGS == -1  # the flags are the last location here, not -1
     return np.array(rows, dtype=np.int64).reshape(-1, 5)
 
 
@@ -210,7 +209,7 @@ def _schedule(code, is_memory, latency, ports, width, rob, forward):
 
 
 # The step between two calls in latency mode (the native harness's): load one slot, XOR it
-# with a random word, store it back. Rows as lower() makes them; SLOT and SCRATCH are filled in.
+# with a random word (an integer ALU op of one cycle, as a cmp), store it back.
 _XOR_LOAD, _XOR, _XOR_STORE = LOAD, CMP, STORE
 
 

@@ -31,7 +31,16 @@ from pathlib import Path
 from alphadev.export import to_c
 from alphadev.isa import Program
 
-__all__ = ["NativeTiming", "TimedKernel", "cpu_name", "gcc", "machine_name", "time_kernels"]
+__all__ = [
+    "NativeError",
+    "NativeTiming",
+    "TimedKernel",
+    "cpu_name",
+    "gcc",
+    "machine_name",
+    "run_harness",
+    "time_kernels",
+]
 
 #: Arrays per timed pass (both modes).
 COUNT = 1 << 16
@@ -202,6 +211,53 @@ class NativeError(RuntimeError):
     """The harness did not compile, or a kernel sorted wrongly natively."""
 
 
+def run_harness(
+    source: str,
+    *,
+    opt: str = "-O2",
+    repeats: int = 15,
+    checks: int = 20_000,
+    count: int = COUNT,
+    timeout: float = 600.0,
+) -> list[tuple[float, float]]:
+    """Compile a harness ``source`` (:func:`harness`, perhaps with more entries) with gcc
+    ``opt`` and run it: ``(throughput ns, latency ns)`` per entry, in table order. Raises
+    :class:`NativeError` when gcc is missing, the source does not compile, an entry sorts
+    wrongly (``.entry`` names its index) or an entry is not reported."""
+    compiler = gcc()
+    if compiler is None:
+        raise NativeError("gcc is not installed")
+    with tempfile.TemporaryDirectory(prefix="alphadev-native-") as tmp:
+        c_file = Path(tmp) / "harness.c"
+        exe = Path(tmp) / "harness"
+        c_file.write_text(source)
+        built = subprocess.run(
+            [compiler, opt, "-Wall", "-Wextra", "-Werror", "-o", str(exe), str(c_file)],
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if built.returncode != 0:
+            raise NativeError(f"gcc {opt} failed: {built.stderr.strip()[:2000]}")
+        done = subprocess.run(
+            [str(exe), str(checks), str(repeats), str(count)],
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+    if done.returncode != 0:
+        wrong = re.search(r"WRONG (\d+)", done.stdout)
+        error = NativeError(
+            f"entry {wrong.group(1)} sorts wrongly natively" if wrong
+            else f"the harness failed: {done.stdout[-500:]}{done.stderr[-500:]}"
+        )  # fmt: skip
+        error.entry = int(wrong.group(1)) if wrong else None
+        raise error
+    found = {
+        int(m.group(1)): (float(m.group(2)), float(m.group(3)))
+        for m in re.finditer(r"RESULT (\d+) ([\d.]+) ([\d.]+)", done.stdout)
+    }
+    if sorted(found) != list(range(len(found))):
+        raise NativeError("the harness did not report every entry")
+    return [found[k] for k in range(len(found))]
+
+
 def time_kernels(
     kernels: list[TimedKernel],
     *,
@@ -214,36 +270,17 @@ def time_kernels(
     """ns per call of each kernel in both modes, from one gcc-compiled harness (see the module
     docstring); None where gcc is not installed. Raises :class:`NativeError` when the harness
     does not compile or a kernel disagrees with ``qsort``."""
-    compiler = gcc()
-    if compiler is None:
+    if gcc() is None:
         return None
     if not kernels:
         return []
-    with tempfile.TemporaryDirectory(prefix="alphadev-native-") as tmp:
-        source = Path(tmp) / "harness.c"
-        exe = Path(tmp) / "harness"
-        source.write_text(harness(kernels))
-        built = subprocess.run(
-            [compiler, opt, "-Wall", "-Wextra", "-Werror", "-o", str(exe), str(source)],
-            capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-        if built.returncode != 0:
-            raise NativeError(f"gcc {opt} failed: {built.stderr.strip()[:2000]}")
-        done = subprocess.run(
-            [str(exe), str(checks), str(repeats), str(count)],
-            capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-    if done.returncode != 0:
-        wrong = re.search(r"WRONG (\d+)", done.stdout)
-        if wrong:
-            raise NativeError(f"{kernels[int(wrong.group(1))].label} sorts wrongly natively")
-        raise NativeError(f"the harness failed: {done.stdout[-500:]}{done.stderr[-500:]}")
-    out: list[NativeTiming] = []
-    for line in done.stdout.splitlines():
-        m = re.match(r"RESULT (\d+) ([\d.]+) ([\d.]+)", line)
-        if m:
-            out.append(NativeTiming(kernels[int(m.group(1))].label, float(m.group(2)),
-                                    float(m.group(3))))  # fmt: skip
-    if len(out) != len(kernels):
+    try:
+        figures = run_harness(harness(kernels), opt=opt, repeats=repeats, checks=checks,
+                              count=count, timeout=timeout)  # fmt: skip
+    except NativeError as exc:
+        if getattr(exc, "entry", None) is not None:
+            raise NativeError(f"{kernels[exc.entry].label} sorts wrongly natively") from None
+        raise
+    if len(figures) != len(kernels):
         raise NativeError("the harness did not report every kernel")
-    return out
+    return [NativeTiming(k.label, t, lat) for k, (t, lat) in zip(kernels, figures, strict=True)]

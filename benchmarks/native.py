@@ -38,18 +38,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from common import publish_report, report_path
 from kernel_timing import clock_ghz, mca_predictions, mca_version, not_inlined
 
-from alphadev import asm, exact
+from alphadev import asm, exact, native
 from alphadev.catalogue import CATALOGUE, fast_file, shortest_file
 from alphadev.cost import lower, predict
 from alphadev.isa import Program
@@ -155,27 +151,12 @@ def full_harness(kernels: list[TimedKernel], ns: list[int]) -> str:
 
 
 def run_harness(source: str, opt: str, checks: int, repeats: int) -> list[tuple[float, float]]:
-    """Compile ``source`` with gcc ``opt``, run it: (throughput ns, latency ns) per entry."""
-    with tempfile.TemporaryDirectory(prefix="alphadev-bench-") as tmp:
-        c_file, exe = Path(tmp) / "harness.c", Path(tmp) / "harness"
-        c_file.write_text(source)
-        built = subprocess.run(
-            [gcc(), opt, "-Wall", "-Wextra", "-Werror", "-o", str(exe), str(c_file)],
-            capture_output=True,
-            text=True,
-        )
-        if built.returncode != 0:
-            sys.exit(f"gcc {opt} failed:\n{built.stderr[:3000]}")
-        done = subprocess.run(
-            [str(exe), str(checks), str(repeats), str(COUNT)], capture_output=True, text=True
-        )
-    if done.returncode != 0:
-        sys.exit(f"the harness ({opt}) failed or an entry sorted wrongly: {done.stdout[-500:]}")
-    found = {
-        int(m.group(1)): (float(m.group(2)), float(m.group(3)))
-        for m in re.finditer(r"RESULT (\d+) ([\d.]+) ([\d.]+)", done.stdout)
-    }
-    return [found[k] for k in range(len(found))]
+    """Compile ``source`` with gcc ``opt``, run it: (throughput ns, latency ns) per entry
+    (:func:`alphadev.native.run_harness`; the benchmark stops on its error)."""
+    try:
+        return native.run_harness(source, opt=opt, checks=checks, repeats=repeats, count=COUNT)
+    except native.NativeError as exc:
+        sys.exit(f"the harness ({opt}): {exc}")
 
 
 @dataclass
