@@ -19,6 +19,7 @@ samples (imitation data; a run that uses them is not the agent learning alone).
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import signal
 
@@ -213,8 +214,11 @@ def worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma:
     is dropped). It owns its process, so it sets its own torch threads and seeds. Ctrl-C is the
     parent's to handle (the parent stops the workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    spawner = multiprocessing.parent_process()  # the pid the parent had when it started us
+    parent = spawner.pid if spawner is not None else os.getppid()
     _die_with_parent()
+    if os.getppid() != parent:  # the parent died while this process was starting (imports)
+        os._exit(0)
     episodes.cancel_join_thread()  # never wait at exit for a parent that stopped reading
     torch.set_num_threads(1)
     cfg = TrainConfig(**config)
