@@ -29,9 +29,9 @@ A header key appears once; ``length`` is a decimal number equal to the instructi
 :class:`HeaderConflict` instead of overriding it.
 
 Limits, so that no file can make a tool allocate without bound: sort sizes 1 to :data:`MAX_N`,
-1 to :data:`MAX_REGISTERS` registers, at most :data:`MAX_INSTRUCTIONS` instructions and
-:data:`MAX_FILE_BYTES` bytes (:func:`parse_file`). Numbers are ASCII digits only; a leading
-UTF-8 byte-order mark is skipped.
+1 to :data:`~alphadev.isa.MAX_REGISTERS` registers (as many as the export maps), at most
+:data:`MAX_INSTRUCTIONS` instructions and :data:`MAX_FILE_BYTES` bytes (:func:`parse_file`).
+Numbers are ASCII digits only; a leading UTF-8 byte-order mark is skipped.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alphadev.isa import Instruction, Isa, Layout, Op, Program, get_isa
+from alphadev.isa import MAX_REGISTERS, Instruction, Isa, Layout, Op, Program, get_isa
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -59,8 +59,6 @@ __all__ = [
 
 #: Largest sort size a kernel may have (the tie-pattern rows of sort8 are 545,835).
 MAX_N = 8
-#: Most registers a kernel may declare or use.
-MAX_REGISTERS = 16
 #: Most instructions in one kernel.
 MAX_INSTRUCTIONS = 10_000
 #: Largest kernel file read, in bytes (1 MiB).

@@ -10,22 +10,35 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["FNV_PRIME", "FNV_SEED", "fnv_mix", "fnv_mix_sorted", "fnv_seed", "mix64"]
+__all__ = [
+    "FNV_PRIME",
+    "FNV_SEED",
+    "LAST_CMP_MARK",
+    "fnv_mix",
+    "fnv_mix_sorted",
+    "fnv_seed",
+    "mix64",
+]
 
+# numpy scalars at module level: numba compiles them in as constants (no cost in a kernel).
 FNV_PRIME = np.uint64(0x100000001B3)
 FNV_SEED = np.uint64(0xCBF29CE484222325)
+#: XORed into a state key when the last move was a ``cmp`` (the golden-ratio constant).
+LAST_CMP_MARK = np.uint64(0x9E3779B97F4A7C15)
+_SET_SEED = np.uint64(0x84222325CBF29CE4)
+_MIX_MULTIPLIER = np.uint64(0xFF51AFD7ED558CCD)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def fnv_seed():  # pragma: no cover - compiled
     """The starting value of a hash."""
-    return np.uint64(0xCBF29CE484222325)
+    return FNV_SEED
 
 
 @njit(cache=True, nogil=True, inline="always")
 def fnv_mix(h, value):  # pragma: no cover - compiled
     """Mix the low 32 bits of the integer ``value`` into the hash ``h`` (uint64)."""
-    return (h ^ np.uint64(np.int64(value) & 0xFFFFFFFF)) * np.uint64(0x100000001B3)
+    return (h ^ np.uint64(np.int64(value) & 0xFFFFFFFF)) * FNV_PRIME
 
 
 @njit(cache=True, nogil=True)
@@ -33,13 +46,13 @@ def fnv_mix_sorted(hashes, distinct_only):  # pragma: no cover - compiled
     """Hash of a multiset (or, with ``distinct_only``, a set) of hashes: ``hashes`` is
     ``uint64[k]`` and is sorted in place. Returns ``(key, number of distinct hashes)``."""
     hashes.sort()
-    key = np.uint64(0x84222325CBF29CE4)
+    key = _SET_SEED
     distinct = 0
     for i in range(hashes.shape[0]):
         new = i == 0 or hashes[i] != hashes[i - 1]
         distinct += new
         if new or not distinct_only:
-            key = (key ^ hashes[i]) * np.uint64(0x100000001B3)
+            key = (key ^ hashes[i]) * FNV_PRIME
             key ^= key >> np.uint64(31)
     return key, distinct
 
@@ -48,6 +61,6 @@ def fnv_mix_sorted(hashes, distinct_only):  # pragma: no cover - compiled
 def mix64(x):  # pragma: no cover - compiled
     """Scramble the bits of the uint64 ``x`` (for open-addressing table slots)."""
     x ^= x >> np.uint64(33)
-    x *= np.uint64(0xFF51AFD7ED558CCD)
+    x *= _MIX_MULTIPLIER
     x ^= x >> np.uint64(33)
     return x

@@ -29,6 +29,7 @@ import numpy as np
 __all__ = [
     "FLAGS",
     "ISAS",
+    "MAX_REGISTERS",
     "ActionSpace",
     "Instruction",
     "Isa",
@@ -74,6 +75,12 @@ FLAG_READERS = CMOV_OPS
 
 #: Pseudo-location of the flags in :func:`reads` and :func:`writes`.
 FLAGS = -1
+
+#: Most registers a layout may have: the general registers x86-64 leaves a kernel once
+#: ``%rdi`` (the array pointer) and ``%rsp`` are taken, so every kernel that verifies can be
+#: exported (:mod:`alphadev.export` maps toy register ``rK`` to one of them). The parser, the
+#: tasks, the search and the export all read this one constant.
+MAX_REGISTERS = 14
 
 
 def reads(ins: Instruction) -> tuple[int, ...]:
@@ -153,8 +160,11 @@ class Layout:
     def __post_init__(self) -> None:
         if self.n < 1:
             raise ValueError(f"need at least one memory slot, got n={self.n}")
-        if self.registers < 1:
-            raise ValueError(f"need at least one register, got registers={self.registers}")
+        if not 1 <= self.registers <= MAX_REGISTERS:
+            raise ValueError(
+                f"register counts 1 to {MAX_REGISTERS} are supported (the general registers "
+                f"x86-64 has for a kernel), got registers={self.registers}"
+            )
 
     @property
     def num_locations(self) -> int:

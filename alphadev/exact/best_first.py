@@ -33,9 +33,12 @@ the path that reached the state.
   solution generated is optimal; an empty frontier below ``max_core`` proves that no core of
   at most ``max_core`` exists (up to 64-bit key collisions, which can only hide a program).
 
-**Memory.** Node records (16 bytes) and the transposition table (10 bytes a slot) are sized
-from ``memory_bytes``. A full table is only weaker dedup (nothing is dropped, so a proof still
-stands); a full node store stops the search (``capped``, and then nothing is proved).
+**Memory.** Node records (16 bytes: parent, move, depth, ``h``, next; no state) and the
+transposition table (10 bytes a slot) are sized from ``memory_bytes``. A state taken from the
+frontier is therefore rebuilt by replaying its path from the root (one pass over every row per
+move of the path); each of its children is then one pass over its representative rows. A full
+table is only weaker dedup (nothing is dropped, so a proof still stands); a full node store
+stops the search (``capped``, and then nothing is proved).
 
 **Threads.** The kernel is ``@njit(nogil=True)``, polls ``control.array[STOP]`` every
 :data:`~alphadev.exact.control.POLL_EVERY` states, and on more than 4,096 rows (sort7's and
@@ -67,7 +70,7 @@ from alphadev.exact.columns import (
 )
 from alphadev.exact.control import NODES, POLL_EVERY, POLL_ROWS, STOP, SearchControl
 from alphadev.exact.space import Core, core_actions, failing_rows
-from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed, mix64
+from alphadev.hashing import FNV_PRIME, LAST_CMP_MARK, fnv_mix, fnv_mix_sorted, fnv_seed, mix64
 from alphadev.isa import Op
 from alphadev.tasks import SortTask, tie_pattern_rows
 
@@ -88,18 +91,20 @@ _EXHAUSTED = 1
 _STOPPED = 2
 _CAPPED = 3
 
-# Slots of the kernel's int64 parameter array.
+# Slots of the kernel's int64 parameter array (``_P_SIZE`` of them).
 (_P_EXACT, _P_LIMIT, _P_WIDTH, _P_SLACK, _P_MAX_NODES, _P_MAX_SOLUTIONS) = range(6)
 _P_WEIGHT, _P_FINAL, _P_DEPTH_WEIGHT = 6, 7, 8
-# Slots of the kernel's int64 output array.
+_P_SIZE = 9
+# Slots of the kernel's int64 output array (``_O_SIZE`` of them).
 _O_STATUS, _O_NODES, _O_EXPANDED, _O_TABLE_FULL, _O_NODE_FULL, _O_SOLUTIONS, _O_USED = range(7)
+_O_SIZE = 7
 
 _NODE_BYTES = 16  # parent int32, action int16, depth int16, h int32, next int32
 _SLOT_BYTES = 10  # key uint64, depth int16
 _PROBES = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BestFirstResult:
     """What one search saw.
 
@@ -168,7 +173,7 @@ def _state_key(regs, written, flags, flags_valid, last_cmp, first, count, hashes
                 h = fnv_mix(h, flags[i] + 3)
         key = (key ^ (h ^ (h >> np.uint64(29)))) * FNV_PRIME
     if last_cmp:
-        key ^= np.uint64(0x9E3779B97F4A7C15)
+        key ^= LAST_CMP_MARK
     key ^= key >> np.uint64(33)
     return key if key != 0 else np.uint64(1)
 
@@ -233,11 +238,13 @@ def _kernel(
     int8[R]; ``targets``: int8[n, rows], the sorted column of each slot; ``target_bits``:
     uint64[rows], each row's packed target (bits above the registers and flags);
     ``actions``: int64[A, 3]; ``exclusions``: int64[M], bitmasks of the register sets that may
-    be left out as scratch when counting output contents; ``params``: int64[6] (see
-    ``_P_*``); node store ``parent``/``next_of``/``h_of`` int32[N], ``action_of``/``depth_of``
-    int16[N]; table ``keys`` uint64[T] (power of two, zeroed) and ``key_depth`` int16[T];
-    ``control``: int64[4]; ``out``: int64[7] (see ``_O_*``); ``solutions``: int64[S], node ids
-    of each improving solution, shortest last.
+    be left out as scratch when counting output contents; ``params``: int64[9] (``_P_SIZE``,
+    see ``_P_*``); node store ``parent``/``next_of``/``h_of`` int32[N], ``action_of``/
+    ``depth_of`` int16[N]; table ``keys`` uint64[T] (power of two, zeroed) and ``key_depth``
+    int16[T]; ``control``: int64[4]; ``out``: int64[7] (``_O_SIZE``, see ``_O_*``);
+    ``solutions``: int64[S], node ids of each improving solution, shortest last;
+    ``depth_stats``: int64[limit + 2, 2], work space (beam: per depth, the smallest ``h`` seen
+    and the states pushed).
     """
     num_regs, rows = regs0.shape
     n = targets.shape[0]
@@ -733,21 +740,17 @@ def _run(
     next_of = np.empty(capacity, dtype=np.int32)
     keys = np.zeros(slots, dtype=np.uint64)
     key_depth = np.zeros(slots, dtype=np.int16)
-    params = np.array(
-        [
-            int(exact),
-            limit,
-            width,
-            round(slack * 1000),
-            max_nodes,
-            max_solutions,
-            round(weight * 1000),
-            len({tuple(r) for r in np.sort(rows, axis=1).tolist()}),
-            round(depth_weight * 1000),
-        ],
-        dtype=np.int64,
-    )
-    out = np.zeros(8, dtype=np.int64)
+    params = np.zeros(_P_SIZE, dtype=np.int64)
+    params[_P_EXACT] = int(exact)
+    params[_P_LIMIT] = limit
+    params[_P_WIDTH] = width
+    params[_P_SLACK] = round(slack * 1000)
+    params[_P_MAX_NODES] = max_nodes
+    params[_P_MAX_SOLUTIONS] = max_solutions
+    params[_P_WEIGHT] = round(weight * 1000)
+    params[_P_FINAL] = len({tuple(r) for r in np.sort(rows, axis=1).tolist()})
+    params[_P_DEPTH_WEIGHT] = round(depth_weight * 1000)
+    out = np.zeros(_O_SIZE, dtype=np.int64)
     solutions = np.zeros(max(max_solutions, 1) + 1, dtype=np.int64)
     depth_stats = np.zeros((limit + 2, 2), dtype=np.int64)
     control.depth_limit = limit
@@ -862,17 +865,17 @@ def beam_search(
     else:
         status = "exhausted"
     return BestFirstResult(
-        status,
-        core,
-        "beam",
-        False,
-        raw.nodes,
-        raw.seconds,
-        raw.capped,
-        raw.expanded,
-        int(rows.shape[0]),
-        1,
-        min(raw.cores, key=len) if raw.cores else None,
+        status=status,
+        core=core,
+        mode="beam",
+        proved=False,
+        nodes=raw.nodes,
+        seconds=raw.seconds,
+        capped=raw.capped,
+        expanded=raw.expanded,
+        rows=int(rows.shape[0]),
+        rounds=1,
+        candidate=min(raw.cores, key=len) if raw.cores else None,
     )
 
 
@@ -915,17 +918,17 @@ def astar(
         status = "stopped"
     proved = status != "stopped" and not raw.node_full
     return BestFirstResult(
-        status,
-        core,
-        "exact",
-        proved,
-        raw.nodes,
-        raw.seconds,
-        raw.capped,
-        raw.expanded,
-        int(task.num_rows),
-        1,
-        core,
+        status=status,
+        core=core,
+        mode="exact",
+        proved=proved,
+        nodes=raw.nodes,
+        seconds=raw.seconds,
+        capped=raw.capped,
+        expanded=raw.expanded,
+        rows=int(task.num_rows),
+        rounds=1,
+        candidate=core,
     )
 
 
@@ -988,5 +991,14 @@ def with_counterexamples(
     if best is not None:
         status = "found"
     return BestFirstResult(
-        status, best, mode, False, nodes, seconds, capped, expanded, int(current.shape[0]), rounds
+        status=status,
+        core=best,
+        mode=mode,
+        proved=False,
+        nodes=nodes,
+        seconds=seconds,
+        capped=capped,
+        expanded=expanded,
+        rows=int(current.shape[0]),
+        rounds=rounds,
     )

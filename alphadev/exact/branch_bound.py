@@ -35,7 +35,7 @@ from alphadev.exact.bound_lower import lower_bound, merges_only_cmov
 from alphadev.exact.columns import column_result, held_target, is_dead, missing_targets
 from alphadev.exact.control import NODES, POLL_EVERY, POLL_ROWS, STOP, SearchControl
 from alphadev.exact.space import Core, assemble, core_actions, core_of, start_state, target_columns
-from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed
+from alphadev.hashing import FNV_PRIME, LAST_CMP_MARK, fnv_mix, fnv_mix_sorted, fnv_seed
 from alphadev.isa import Op, Program
 from alphadev.tasks import SortTask, tie_pattern_rows
 
@@ -90,7 +90,7 @@ def _state_key(hashes, written, scratch, flags_hash, flags_valid, last_cmp):
     if flags_valid:
         key = (key ^ flags_hash) * FNV_PRIME
     if last_cmp:
-        key ^= np.uint64(0x9E3779B97F4A7C15)
+        key ^= LAST_CMP_MARK
     key ^= key >> np.uint64(33)
     return key if key != 0 else np.uint64(1)
 

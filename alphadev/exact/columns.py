@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit
 
 from alphadev.emulator import result_of
-from alphadev.hashing import FNV_PRIME, fnv_mix, fnv_mix_sorted, fnv_seed
+from alphadev.hashing import FNV_PRIME, LAST_CMP_MARK, fnv_mix, fnv_mix_sorted, fnv_seed
+from alphadev.isa import Op
 
 __all__ = [
     "column_result",
@@ -26,9 +27,14 @@ __all__ = [
     "renaming_key",
 ]
 
-_MOV = 0  # Op values (alphadev.isa.Op): mov 0, cmp 1, cmovl..cmovge 2..5, min 6, max 7
-_CMP = 1  # opcodes below 2 (mov, cmp) never make a target by themselves
-_CMOV_LO, _CMOV_HI = 2, 5
+# Module-level ints: numba reads them as compile-time constants.
+_MOV, _CMP = int(Op.MOV), int(Op.CMP)
+_CMOVL, _CMOVG, _CMOVLE, _CMOVGE = int(Op.CMOVL), int(Op.CMOVG), int(Op.CMOVLE), int(Op.CMOVGE)
+_MIN, _MAX = int(Op.MIN), int(Op.MAX)
+# creates_target skips mov and cmp with one comparison and tells a cmov by a range: the
+# encoding must keep that order.
+if not max(_MOV, _CMP) < _CMOVL < _CMOVG < _CMOVLE < _CMOVGE < min(_MIN, _MAX):
+    raise ImportError("alphadev.exact.columns assumes mov, cmp < cmovl..cmovge < min, max")
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -39,23 +45,48 @@ def _column_loop(op, dst, src, regs, flags, out):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, inline="always")
 def column_result(op, dst, src, regs, flags, out):  # pragma: no cover - compiled
-    """``out[i]`` = the new value of register ``dst`` in row ``i`` after ``op dst, src``.
+    """``out[i]`` = the new value of register ``dst`` in row ``i`` after ``op dst, src``, for
+    an opcode that writes a register (``mov``, the cmovs, ``min``, ``max``); any other opcode,
+    ``cmp`` included, raises ``ValueError`` (a caller applies ``cmp`` to the flags itself).
     The opcode is decoded once: each branch hands :func:`result_of` a constant opcode, which
     the compiler folds into that opcode's loop."""
     if op == _MOV:
-        _column_loop(0, dst, src, regs, flags, out)
-    elif op == 2:
-        _column_loop(2, dst, src, regs, flags, out)
-    elif op == 3:
-        _column_loop(3, dst, src, regs, flags, out)
-    elif op == 4:
-        _column_loop(4, dst, src, regs, flags, out)
-    elif op == 5:
-        _column_loop(5, dst, src, regs, flags, out)
-    elif op == 6:
-        _column_loop(6, dst, src, regs, flags, out)
+        _column_loop(_MOV, dst, src, regs, flags, out)
+    elif op == _CMOVL:
+        _column_loop(_CMOVL, dst, src, regs, flags, out)
+    elif op == _CMOVG:
+        _column_loop(_CMOVG, dst, src, regs, flags, out)
+    elif op == _CMOVLE:
+        _column_loop(_CMOVLE, dst, src, regs, flags, out)
+    elif op == _CMOVGE:
+        _column_loop(_CMOVGE, dst, src, regs, flags, out)
+    elif op == _MIN:
+        _column_loop(_MIN, dst, src, regs, flags, out)
+    elif op == _MAX:
+        _column_loop(_MAX, dst, src, regs, flags, out)
     else:
-        _column_loop(7, dst, src, regs, flags, out)
+        raise ValueError("column_result: the opcode writes no register (cmp) or is unknown")
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _merge_column(op, dst, src, regs, flags, out):  # pragma: no cover - compiled
+    """:func:`column_result` for the merges only: ``op`` is one of ``cmovl..cmovge``, ``min``,
+    ``max``, which its one caller, :func:`creates_target`, makes sure of just before (it skips
+    ``mov`` and ``cmp``). This is the innermost call of the A* bound, over a dozen rows, where
+    :func:`column_result`'s extra test and exit for a bad opcode made sort3's A* a third
+    slower."""
+    if op == _CMOVL:
+        _column_loop(_CMOVL, dst, src, regs, flags, out)
+    elif op == _CMOVG:
+        _column_loop(_CMOVG, dst, src, regs, flags, out)
+    elif op == _CMOVLE:
+        _column_loop(_CMOVLE, dst, src, regs, flags, out)
+    elif op == _CMOVGE:
+        _column_loop(_CMOVGE, dst, src, regs, flags, out)
+    elif op == _MIN:
+        _column_loop(_MIN, dst, src, regs, flags, out)
+    else:
+        _column_loop(_MAX, dst, src, regs, flags, out)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -78,7 +109,7 @@ def renaming_key(regs, written, flags, flags_valid, last_cmp):  # pragma: no cov
     if flags_valid:
         key = (key ^ _column_hash(flags)) * FNV_PRIME
     if last_cmp:
-        key ^= np.uint64(0x9E3779B97F4A7C15)
+        key ^= LAST_CMP_MARK
     key ^= key >> np.uint64(33)
     return key if key != 0 else np.uint64(1)
 
@@ -129,11 +160,11 @@ def creates_target(regs, written, flags, flags_valid, targets, actions, scratch)
         op = actions[a, 0]
         dst = actions[a, 1]
         src = actions[a, 2]
-        if op <= _CMP or not (written[dst] and written[src]):  # skip mov (0) and cmp (1)
+        if op <= _CMP or not (written[dst] and written[src]):  # skip mov and cmp
             continue
-        if _CMOV_LO <= op <= _CMOV_HI and not flags_valid:
+        if _CMOVL <= op <= _CMOVGE and not flags_valid:
             continue
-        column_result(op, dst, src, regs, flags, scratch)
+        _merge_column(op, dst, src, regs, flags, scratch)
         if held_target(scratch, targets) >= 0:
             return True
     return False

@@ -31,7 +31,8 @@ from numba import njit
 from alphadev.emulator import compare, result_of
 from alphadev.exact.columns import column_result, is_dead, renaming_key
 from alphadev.exact.control import NODES, POLL_EVERY, STOP
-from alphadev.hashing import fnv_mix, fnv_mix_sorted, fnv_seed, mix64
+from alphadev.hashing import FNV_PRIME, LAST_CMP_MARK, fnv_mix, fnv_mix_sorted, fnv_seed, mix64
+from alphadev.isa import Op
 
 __all__ = [
     "apply_core",
@@ -41,8 +42,8 @@ __all__ = [
     "node_key",
 ]
 
-_MOV, _CMP = 0, 1
-_CMOV_LO, _CMOV_HI = 2, 5
+_MOV, _CMP = int(Op.MOV), int(Op.CMP)  # module-level ints: compile-time constants to numba
+_CMOVL, _CMOVGE = int(Op.CMOVL), int(Op.CMOVGE)  # the cmovs are cmovl..cmovge
 
 #: Slots of the table the enumeration dedups on (a power of two).
 _TABLE = 1 << 10
@@ -136,7 +137,7 @@ def _local_key(regs, written, flags, flags_valid, last_cmp, hashes):  # pragma: 
             words = regs[r].view(np.uint64)
             h = fnv_seed()
             for i in range(words.shape[0]):
-                h = (h ^ words[i]) * np.uint64(0x100000001B3)
+                h = (h ^ words[i]) * FNV_PRIME
             hashes[r] = h ^ (h >> np.uint64(29))
         else:
             hashes[r] = np.uint64(7)
@@ -145,10 +146,10 @@ def _local_key(regs, written, flags, flags_valid, last_cmp, hashes):  # pragma: 
         words = flags.view(np.uint64)
         h = fnv_seed()
         for i in range(words.shape[0]):
-            h = (h ^ (words[i] + np.uint64(3))) * np.uint64(0x100000001B3)
-        key = (key ^ (h ^ (h >> np.uint64(29)))) * np.uint64(0x100000001B3)
+            h = (h ^ (words[i] + np.uint64(3))) * FNV_PRIME
+        key = (key ^ (h ^ (h >> np.uint64(29)))) * FNV_PRIME
     if last_cmp:
-        key ^= np.uint64(0x9E3779B97F4A7C15)
+        key ^= LAST_CMP_MARK
     key ^= key >> np.uint64(33)
     return key if key != 0 else np.uint64(1)
 
@@ -278,7 +279,7 @@ def lowerings(
                                 lowest = False
                         if not lowest:
                             continue
-                elif not w[dst] or (_CMOV_LO <= op <= _CMOV_HI and not s_fv[depth]):
+                elif not w[dst] or (_CMOVL <= op <= _CMOVGE and not s_fv[depth]):
                     continue
                 if forced:
                     make0 = s_need[depth, 0] != 0
@@ -398,6 +399,6 @@ def node_key(regs, written, flags, flags_valid, last_cmp, wires):  # pragma: no 
         h = fnv_seed()
         for i in range(wires.shape[1]):
             h = fnv_mix(h, wires[w, i] + 3)
-        key = (key ^ (h ^ (h >> np.uint64(29)))) * np.uint64(0x100000001B3)
+        key = (key ^ (h ^ (h >> np.uint64(29)))) * FNV_PRIME
         key ^= key >> np.uint64(31)
     return key if key != 0 else np.uint64(1)

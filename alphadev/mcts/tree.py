@@ -64,7 +64,7 @@ F_PARAMS = (
 _PB_C_INIT, _PB_C_BASE, _VL, _DISCOUNT, _CW, _BONUS, _LW, _MAX_SCORE, _PHI_W, _PRUNE = range(10)
 
 #: Layout of ``Tree.counters`` (int64).
-I_COUNTERS = ("nodes", "simulations", "bound", "evaluations", "full", "found", "seed")
+I_COUNTERS = ("nodes", "simulations", "bound", "evaluations", "full", "found")
 _NODES, _SIMS, _BOUND, _EVALS, _FULL, _FOUND = range(6)
 
 #: ``Tree.counters[bound]`` when no correct length is known.

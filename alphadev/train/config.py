@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field, fields
 
 from alphadev.game import default_max_length
+from alphadev.isa import MAX_REGISTERS
 from alphadev.network import NetworkConfig
 from alphadev.options import check_range, check_seconds, option, parse_bytes
 from alphadev.tasks import SortTask
@@ -117,7 +118,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_range("n", self.n, 2, 8)
-        check_range("registers", self.registers, self.n + 1, 16)
+        check_range("registers", self.registers, self.n + 1, MAX_REGISTERS)
         task = SortTask(self.n, self.registers, self.isa)  # validates the ISA
         if not task.isa.can_sort:
             raise ValueError(f"--isa {self.isa}: needs min and max, or cmp and a cmov, to sort")
