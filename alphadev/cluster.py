@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -23,11 +25,15 @@ from typing import Any
 __all__ = [
     "INSTALL_HINT",
     "LOCAL",
+    "MAX_REJOINS",
     "ActorPool",
     "ClusterError",
+    "ClusterLost",
     "DriverNodeLost",
     "Finished",
+    "Losses",
     "WorkersLost",
+    "ask_head",
     "check_address",
     "check_driver_node",
     "check_reachable",
@@ -110,6 +116,7 @@ def connect(address: str | None, *, workers: int, least: int | None = None) -> I
     that joins again after losing a node asks for fewer). When Ray is already initialised in
     this process (a test, a notebook), that one is used and left running.
     """
+    global _head_lost
     ray = import_ray()
     if address not in (None, LOCAL):
         check_reachable(address)
@@ -118,12 +125,18 @@ def connect(address: str | None, *, workers: int, least: int | None = None) -> I
             f"--workers {workers}: this machine has {local_cpus()} CPUs and a local Ray gives "
             "each worker one; ask for at most that many, or join a cluster with --ray HOST:PORT"
         )
+    _head_lost = False
     if ray.is_initialized():
         yield ray
         return
     # Ray 2.5x warns at every start about a future change of GPU env handling: not ours.
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    local = address in (None, LOCAL)
+    where = "a local Ray" if local else f"the Ray cluster at {address}"
+    verb = "starting" if local else "joining"
+    print(f"alphadev: {verb} {where} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
     try:
         if address in (None, LOCAL):
             ray.init(num_cpus=workers, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)
@@ -131,7 +144,14 @@ def connect(address: str | None, *, workers: int, least: int | None = None) -> I
             ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterError(f"--ray {address}: cannot join the cluster ({exc})") from None
+    except BaseException:  # Ctrl-C while Ray starts: what it started so far is stopped
+        with suppress(Exception):
+            ray.shutdown()
+        raise
     _cluster_errors_to_stderr()
+    seconds = time.perf_counter() - started
+    done = "started" if local else "joined"
+    print(f"alphadev: {where} {done} in {seconds:.1f} s", file=sys.stderr, flush=True)
     try:
         cpus = ray.cluster_resources().get("CPU", 0)
         if cpus < (workers if least is None else least):
@@ -162,12 +182,59 @@ def _cluster_errors_to_stderr() -> None:
         worker.print_to_stdstream = to_stderr
 
 
-def check_driver_node(ray) -> None:
+#: Seconds the cluster's head (its GCS) may take to answer a question about the cluster before
+#: it is taken for lost (Ray's own calls then wait a minute, and Ray ends the process).
+GCS_TIMEOUT = 15.0
+#: What :class:`ClusterLost` says.
+HEAD_LOST = (f"the Ray cluster's head does not answer (for {GCS_TIMEOUT:g} s): it died or is "
+             "out of reach, and Ray ends this job")  # fmt: skip
+_head_lost = False  # the head did not answer within GCS_TIMEOUT since connect() joined
+
+
+def ask_head(question: Callable[[], Any], timeout: float = GCS_TIMEOUT) -> Any:
+    """``question()`` (a call of Ray that asks the cluster's head: ``ray.nodes``,
+    ``ray.available_resources``, ...), or :class:`ClusterLost` when no answer came within
+    ``timeout`` seconds, or at once once one did not. The call runs on a helper thread: Ray
+    releases the GIL while it waits, but waits a minute for a head that died."""
+    global _head_lost
+    if _head_lost:
+        raise ClusterLost(HEAD_LOST)
+    answer: list = []
+
+    def ask() -> None:
+        try:
+            answer.append((True, question()))
+        except BaseException as exc:  # (handed to the caller's thread)
+            answer.append((False, exc))
+
+    thread = threading.Thread(target=ask, name="alphadev-ask-head", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not answer:
+        _head_lost = True
+        raise ClusterLost(HEAD_LOST)
+    ok, value = answer[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _alive(ray) -> dict[str, bool]:
+    """Every node the cluster knows of: id -> alive (:class:`ClusterLost`: no answer)."""
+    return {node["NodeID"]: bool(node["Alive"]) for node in ask_head(ray.nodes)}
+
+
+def check_driver_node(ray, alive: dict[str, bool] | None = None) -> None:
     """:class:`DriverNodeLost` if the cluster marked the node this process joined through
-    dead (nothing if the cluster cannot tell, as with Ray Client)."""
+    dead (nothing if the cluster cannot tell, as with Ray Client); ``alive`` (node id ->
+    alive) if the caller has just asked the cluster; :class:`ClusterLost` if its head does not
+    answer."""
     try:
         here = ray.get_runtime_context().get_node_id()
-        alive = {node["NodeID"]: bool(node["Alive"]) for node in ray.nodes()}
+        if alive is None:
+            alive = _alive(ray)
+    except ClusterLost:
+        raise
     except Exception:
         return
     if not alive.get(here, True):
@@ -175,6 +242,63 @@ def check_driver_node(ray) -> None:
             "the Ray node this command joined through died (Ray ends the job's workers on "
             "every node with it)"
         )
+
+
+#: Times a job joins the cluster again after the node it joined through died.
+MAX_REJOINS = 3
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Losses:
+    """What a job lost to faults over its sessions (a session: one connection to Ray, one
+    :class:`ActorPool`; the job joins again when the node it joined through dies), and the
+    lines that say so on stderr: ``alphadev COMMAND: ...``, the workers called ``noun``.
+
+    :meth:`check` after each :meth:`ActorPool.next` (one line each time the pool goes on with
+    fewer workers than asked), :meth:`end` when a session ends, :meth:`rejoin` after a
+    :class:`DriverNodeLost`, and :meth:`summary` at the end (``continued with K of W workers
+    after losing a node``, or "" when nothing was lost).
+    """
+
+    def __init__(self, command: str, workers: int, noun: str = "workers", say=_say) -> None:
+        self.command, self.workers, self.noun, self.say = command, workers, noun, say
+        self.restarts = self.nodes = self.rejoins = self.given_up = 0
+        self.left = self.shown = workers
+
+    def check(self, pool: ActorPool) -> None:
+        """Say so once each time the pool goes on with fewer workers than asked."""
+        if pool.workers < self.shown:
+            self.shown = pool.workers
+            self.say(f"alphadev {self.command}: lost a Ray node and no CPU is free for its "
+                     f"workers: going on with {pool.workers} of {self.workers} "
+                     f"{self.noun}")  # fmt: skip
+
+    def end(self, pool: ActorPool) -> None:
+        """A session ended: keep its counts (the workers left are the pool's slots not given
+        up at its end, their actors up or starting)."""
+        self.restarts += pool.restarts
+        self.given_up += pool.given_up
+        self.nodes += pool.nodes_lost()
+        self.left, self.shown = pool.workers, self.workers
+
+    def rejoin(self, exc: Exception) -> bool:
+        """Whether to join the cluster again after ``exc`` (a lost driver's node), at most
+        :data:`MAX_REJOINS` times; a line says so when it does (the caller says why not)."""
+        self.rejoins += 1
+        if self.rejoins > MAX_REJOINS:
+            return False
+        self.say(f"alphadev {self.command}: {exc}; joining the cluster again (what was done "
+                 "is kept)")  # fmt: skip
+        return True
+
+    def summary(self) -> str:
+        """``continued with K of W workers after losing a node``, or "" if no node was lost."""
+        if not (self.nodes or self.rejoins or self.given_up):
+            return ""
+        return f"continued with {self.left} of {self.workers} {self.noun} after losing a node"
 
 
 @dataclass(frozen=True)
@@ -191,6 +315,12 @@ class WorkersLost(ClusterError):
     one (its nodes died): nothing can run."""
 
 
+class ClusterLost(ClusterError):
+    """The cluster's head (its GCS) does not answer: it died, or the network to it did. Ray
+    cannot go on without it (it ends the process about a minute later): stop with what was
+    kept."""
+
+
 class DriverNodeLost(ClusterError):
     """The Ray node this process joined through (its raylet) died: Ray ends the job and every
     actor it owns, wherever they ran. The process itself lives: it may join the cluster again
@@ -204,6 +334,15 @@ PLACE_TIMEOUT = 5.0
 RETRY_EVERY = 10.0
 #: The longest single wait of :meth:`ActorPool.next` (it then looks after its new actors).
 POLL = 1.0
+#: Seconds between two looks at which nodes the cluster has marked dead.
+NODES_EVERY = 2.0
+
+
+def _node_id(actor: Any) -> str:
+    """The node an actor runs on (called in the actor, through ``__ray_call__``)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
 
 
 class ActorPool:
@@ -219,10 +358,12 @@ class ActorPool:
     job (a node that cannot run them: nothing would ever finish).
 
     The first actors take their jobs at once (Ray holds the calls until each is up); a
-    replacement takes jobs only once it is up (its ``__ray_ready__`` answered), so the jobs of
-    one that waits for a CPU go to the actors that are up. When a node dies, its actors' jobs
-    go back to the queue (first) and each actor is replaced; Ray places a replacement where a
-    CPU is free. When none is (the cluster lost those CPUs), a slot whose actor still waits
+    replacement takes jobs only once it is up (its first call, which says its node, answered),
+    so the jobs of one that waits for a CPU go to the actors that are up. When a node dies, its
+    actors' jobs go back to the queue (first) and each actor is replaced, as soon as a call
+    fails or the cluster marks the node dead (looked at every :data:`NODES_EVERY` seconds: a
+    call under way on a lost node may never answer); Ray places a replacement where a CPU is
+    free. When none is (the cluster lost those CPUs), a slot whose actor still waits
     after :data:`PLACE_TIMEOUT` seconds is given up, its jobs queued again, and the pool goes
     on with fewer actors (:attr:`workers`; :attr:`given_up` counts the slots given up so far);
     every :data:`RETRY_EVERY` seconds a slot given up is started again if a CPU came free.
@@ -241,7 +382,7 @@ class ActorPool:
         self.incarnations = [0] * size
         self.up = [False] * size
         self.eager = [True] * size  # takes jobs before it is up (the first actors only)
-        self.starting: dict[Any, int] = {}  # the __ray_ready__ ObjectRef -> slot
+        self.starting: dict[Any, int] = {}  # the first call's ObjectRef -> slot
         self.started_at = [0.0] * size
         self.queue: deque = deque()
         self.running: dict[Any, tuple[int, Any]] = {}  # ObjectRef -> (slot, job)
@@ -250,8 +391,10 @@ class ActorPool:
         self.given_up = 0
         self.failures_in_a_row = 0
         self.max_failures = max_failures if max_failures is not None else 4 * size + 4
+        self.node_of: list[str | None] = [None] * size  # each actor's node, once it is up
         self._next_look = 0.0  # when the cluster's CPUs may be asked about next
         self._next_retry = 0.0
+        self._next_nodes_look = time.monotonic() + NODES_EVERY
         errors = ray.exceptions
         #: What a job's result raises when its actor, its worker or its node was lost.
         self._faults = (errors.RayActorError, errors.WorkerCrashedError, errors.NodeDiedError,
@@ -267,7 +410,7 @@ class ActorPool:
 
     @property
     def up_workers(self) -> int:
-        """The actors that are up (their ``__ray_ready__`` answered)."""
+        """The actors that are up (their first call answered)."""
         return sum(self.up)
 
     def submit(self, job: Any) -> None:
@@ -331,27 +474,42 @@ class ActorPool:
             return Finished(job, result, slot)
 
     def _start(self, slot: int, *, eager: bool = True) -> None:
-        """A new actor in ``slot``: up once its ``__ray_ready__`` answers; it takes jobs then,
-        or at once if ``eager``."""
+        """A new actor in ``slot``: up once its first call (which says its node) answers; it
+        takes jobs then, or at once if ``eager``."""
         for ref in [ref for ref, where in self.starting.items() if where == slot]:
             del self.starting[ref]
         actor = self.make(slot, self.incarnations[slot])
         self.actors[slot] = actor
         self.up[slot] = False
+        self.node_of[slot] = None
         self.eager[slot] = eager
         self.started_at[slot] = time.monotonic()
-        self.starting[actor.__ray_ready__.remote()] = slot
+        self.starting[actor.__ray_call__.remote(_node_id)] = slot
 
     def _started(self, ref: Any) -> None:
-        """The ``__ray_ready__`` of a new actor answered: it is up, or it died starting."""
+        """The first call of a new actor answered: it is up (on that node), or it died
+        starting."""
         slot = self.starting.pop(ref)
         try:
-            self.ray.get(ref)
+            node = self.ray.get(ref)
         except (self.ray.exceptions.RayTaskError, *self._faults):  # it died starting
             self._replace(slot, None)
             return
         self.up[slot] = True
+        self.node_of[slot] = node if isinstance(node, str) else None
         self._dispatch()
+
+    def _replace_the_lost(self) -> None:
+        """Replace the actors on the nodes the cluster marked dead: Ray does not always fail
+        the calls an actor had under way when its node died (they may never answer), so the
+        pool does not wait for them. :class:`DriverNodeLost` if this process's own node is one."""
+        alive = self._nodes()
+        if not alive or all(alive.values()):
+            return
+        check_driver_node(self.ray, alive)
+        for slot, node in enumerate(self.node_of):
+            if node is not None and alive.get(node) is False and self.actors[slot] is not None:
+                self._replace(slot, None)
 
     def _tend(self) -> None:
         """Note the new actors that are up; give up the slots whose new actor waits for a CPU
@@ -364,6 +522,9 @@ class ActorPool:
                 if ref in self.starting:  # (a replacement started meanwhile drops old refs)
                     self._started(ref)
         now = time.monotonic()
+        if now >= self._next_nodes_look:
+            self._next_nodes_look = now + NODES_EVERY
+            self._replace_the_lost()
         waiting = [slot for slot in self.starting.values()
                    if now - self.started_at[slot] > PLACE_TIMEOUT]  # fmt: skip
         given_up = [slot for slot in range(self.size) if self.actors[slot] is None]
@@ -382,15 +543,22 @@ class ActorPool:
         self._dispatch()
 
     def _nodes(self) -> dict[str, bool] | None:
-        """Every node the cluster knows of: id -> alive; None if the GCS did not answer."""
+        """Every node the cluster knows of: id -> alive; None if the GCS did not answer with
+        one (:class:`ClusterLost` if it did not answer at all)."""
         try:
-            return {node["NodeID"]: bool(node["Alive"]) for node in self.ray.nodes()}
+            return _alive(self.ray)
+        except ClusterLost:
+            raise
         except Exception:
             return None
 
     def nodes_lost(self) -> int:
-        """The nodes alive when the pool started that the cluster has marked dead since."""
-        now = self._nodes()
+        """The nodes alive when the pool started that the cluster has marked dead since (all
+        of them when its head was lost)."""
+        try:
+            now = self._nodes()
+        except ClusterLost:
+            return len(self.nodes_at_start)
         return 0 if now is None else sum(not now.get(node, False) for node in self.nodes_at_start)
 
     def check_driver_node(self) -> None:
@@ -399,12 +567,14 @@ class ActorPool:
 
     def _cpus(self) -> tuple[float, float]:
         """The cluster's free and total CPUs (those of the nodes alive)."""
+        ray = self.ray
         try:
-            free = self.ray.available_resources().get("CPU", 0.0)
-            total = self.ray.cluster_resources().get("CPU", 0.0)
+            free, total = ask_head(lambda: (ray.available_resources(), ray.cluster_resources()))
+        except ClusterLost:
+            raise
         except Exception:  # the GCS did not answer: assume room, give nothing up
             return 1.0, float(self.size)
-        return free, total
+        return free.get("CPU", 0.0), total.get("CPU", 0.0)
 
     def _give_up(self, slot: int) -> None:
         """No CPU is left for ``slot``'s new actor: the pool goes on without it (and its jobs,
@@ -457,9 +627,10 @@ class ActorPool:
             self.running[self.call(self.actors[slot], job)] = (slot, job)
 
     def shutdown(self) -> None:
-        """Kill every actor (their running jobs are abandoned)."""
+        """Kill every actor (their running jobs are abandoned; with the cluster's head lost,
+        Ray ends them with the job)."""
         for actor in self.actors:
-            if actor is not None:
+            if actor is not None and not _head_lost:
                 with suppress(Exception):  # already gone
                     self.ray.kill(actor)
         self.running.clear()

@@ -3,6 +3,7 @@ README's test command installs): the same answers as one process, and faults tha
 nothing."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -186,6 +187,8 @@ def test_ctrl_c_stops_a_search_on_ray_and_keeps_its_best(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert '"stop_reason": "interrupted"' in out
+    assert "alphadev: starting a local Ray ..." in err  # said before the wait, and its length
+    assert re.search(r"alphadev: a local Ray started in \d+\.\d s", err), err
     written = list(tmp_path.glob("sort5_cmov_[0-9]*.s"))  # the shortest; beside it, _fast.s
     for fast in tmp_path.glob("sort5_cmov_fast.s"):
         assert main(["verify", str(fast)]) == 0

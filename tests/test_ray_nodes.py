@@ -1,8 +1,9 @@
 """A node lost in the middle of a run, on a real Ray cluster of two nodes on this host (two
 ``ray start``, one CPU each; the ``ray`` extra, which the README's test command installs): the
 worker that is left goes on with the queue, the lost parts first, and the proof still
-completes; a search still writes its verified best. Which node the command joins through is
-Ray's choice when both share an address: when it is the lost one, the command joins the cluster
+completes; a search still writes its verified best; a training goes on with the self-play
+worker left and checkpoints at its time limit. Which node the command joins through is Ray's
+choice when both share an address: when it is the lost one, the command joins the cluster
 again and goes on with what it kept; both ways must end well."""
 
 import json
@@ -24,6 +25,10 @@ ray = pytest.importorskip("ray")
 
 from alphadev.cli import main  # noqa: E402
 from alphadev.cluster import ActorPool  # noqa: E402
+from alphadev.train import load_checkpoint  # noqa: E402
+from alphadev.train.checkpoints import METRICS  # noqa: E402
+
+from .test_hardening import _ctrl_c_as_a_terminal_gives_it  # noqa: E402
 
 #: 58 parts, about 18 s for two workers here and 30 s for one: long enough for the head to
 #: mark the lost node dead (about 6 s, below) before the proof ends.
@@ -38,6 +43,10 @@ HEALTH_CHECKS = {
     "RAY_health_check_timeout_ms": "1000",
     "RAY_health_check_failure_threshold": "6",
 }
+#: What an alphadev worker's process is named while it runs a job (Ray names it after the
+#: method).
+SEARCH_METHODS = ("ray::SearchWorker.part", "ray::SearchWorker.engines")
+SELF_PLAY_METHODS = ("ray::SelfPlayActor.play",)
 
 
 _handed_out: set[int] = set()
@@ -152,11 +161,10 @@ class TwoNodes:
                 return pid
         return None
 
-    def worker_node_busy(self) -> bool:
-        """Whether an alphadev worker of the worker node runs a job (Ray names a worker's
-        process after the method it runs)."""
-        return any(argv and argv[0].startswith(("ray::SearchWorker.part",
-                                                "ray::SearchWorker.engines"))
+    def worker_node_busy(self, methods: tuple[str, ...] = SEARCH_METHODS) -> bool:
+        """Whether an alphadev worker of the worker node runs a job, one of ``methods`` (Ray
+        names a worker's process after the method it runs)."""
+        return any(argv and argv[0].startswith(methods)
                    and _process_group(pid) == self.groups[1]
                    for pid, argv in _processes().items())  # fmt: skip
 
@@ -195,7 +203,8 @@ class Run:
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "alphadev", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=cluster.env)  # fmt: skip
+                                     env=cluster.env,
+                                     preexec_fn=_ctrl_c_as_a_terminal_gives_it)  # fmt: skip
         cluster.commands.append(self.proc)
         self.out: list[str] = []
         self.err: list[str] = []
@@ -226,11 +235,12 @@ class Run:
         return code, "".join(self.out), "".join(self.err), took
 
 
-def _lose_the_worker_node(cluster: TwoNodes, run: Run, within: float = 60) -> float:
-    """SIGKILL the worker node's raylet about a second after its alphadev worker started a job;
-    the seconds since the command started."""
+def _lose_the_worker_node(cluster: TwoNodes, run: Run, within: float = 60,
+                          methods: tuple[str, ...] = SEARCH_METHODS) -> float:  # fmt: skip
+    """SIGKILL the worker node's raylet about a second after its alphadev worker started a job
+    (one of ``methods``); the seconds since the command started."""
     deadline = time.monotonic() + within
-    while not cluster.worker_node_busy():
+    while not cluster.worker_node_busy(methods):
         assert run.proc.poll() is None, f"the command ended first: {''.join(run.err)[-2000:]}"
         assert time.monotonic() < deadline, "no job ever ran on the worker node"
         time.sleep(0.2)
@@ -271,6 +281,78 @@ def test_a_search_that_loses_a_node_still_writes_its_verified_best(two_nodes, tm
     # 6 s here; on a loaded machine the kill may come too late for that): not asserted.
     written = sorted(tmp_path.glob("sort4_cmov_*.s"))
     assert written and all(main(["verify", str(path)]) == 0 for path in written)
+
+
+#: A tiny training (sort3, few simulations, a small replay before the first step): many
+#: learner steps a minute, with two self-play workers or one.
+TRAIN = ["train", "--n", "3", "--simulations", "8", "--min-replay", "32", "--batch-size", "16",
+         "--steps", "100000", "--log-every", "1", "--checkpoint-every", "100000"]  # fmt: skip
+
+
+def _last_step(run_dir: Path) -> int:
+    """The last learner step ``metrics.csv`` has a row of (0 before the first)."""
+    with suppress(OSError):
+        rows = (run_dir / METRICS).read_text().splitlines()[1:]
+        if rows and rows[-1].partition(",")[0].isdigit():
+            return int(rows[-1].partition(",")[0])
+    return 0
+
+
+def _ours(err: str) -> str:
+    """The end of a command's stderr without the dumps of Ray's own logs (a lost raylet's)."""
+    lines = [line for line in err.splitlines()
+             if not line.startswith((" ", "\t")) and "(raylet)" not in line]  # fmt: skip
+    return "\n".join(lines)[-3000:]
+
+
+def test_training_goes_on_with_the_workers_left_after_a_node_is_lost(two_nodes, tmp_path):
+    """The self-play worker left plays on, the lost episodes asked of it again, and the
+    learner keeps stepping after the loss was noticed; the run ends at its time limit with exit
+    0 and its checkpoint. When the lost node is the one the command joined through, it joins
+    again (through the head) and goes on the same way."""
+    limit = 45
+    run_dir = tmp_path / "run"
+    run = Run(two_nodes, [*TRAIN, "--ray", two_nodes.address, "--workers", "2",
+                          "--time-limit", str(limit), "--run-dir", str(run_dir)])  # fmt: skip
+    lost_at = _lose_the_worker_node(two_nodes, run, methods=SELF_PLAY_METHODS)
+    # The loss is noticed about 12 s after the kill (6 s for the head to mark the node dead, 5
+    # more for the replacement to find no CPU; a few more when the command joins again), the
+    # kill comes 10-15 s after the start here: the rest of the time limit is for steps.
+    noticed, deadline = None, time.monotonic() + limit + 30
+    while noticed is None and run.proc.poll() is None and time.monotonic() < deadline:
+        if any("going on with 1 of 2 self-play workers" in line for line in run.err):
+            noticed = _last_step(run_dir)
+        time.sleep(0.2)
+    code, out, err, took = run.finish(timeout=limit + 60)
+    assert code == 0, f"exit {code} after {took:.0f} s (node lost at {lost_at:.0f} s): {_ours(err)}"
+    assert "Traceback" not in err, _ours(err)
+    assert "continued with 1 of 2 self-play workers after losing a node" in err, _ours(err)
+    assert noticed is not None, f"the loss was not reported while the run went on: {_ours(err)}"
+    last = out.strip().splitlines()[-1]
+    assert f"time limit of {limit} s reached" in last, last
+    step = int(last.partition("stopped at step ")[2].partition(" ")[0])
+    assert step > noticed, f"no learner step after the loss was noticed at step {noticed}: {last}"
+    assert load_checkpoint(run_dir)["counters"]["step"] == step
+    assert took < limit + 20, f"the run took {took:.0f} s for a {limit} s time limit"
+
+
+def test_ctrl_c_stops_training_on_a_cluster_at_once_with_its_checkpoint(two_nodes, tmp_path):
+    run_dir = tmp_path / "run"
+    run = Run(two_nodes, [*TRAIN, "--ray", two_nodes.address, "--workers", "2",
+                          "--time-limit", "120", "--run-dir", str(run_dir)])  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not two_nodes.worker_node_busy(SELF_PLAY_METHODS):
+        assert run.proc.poll() is None, f"the command ended first: {_ours(''.join(run.err))}"
+        assert time.monotonic() < deadline, "no episode ever ran on the worker node"
+        time.sleep(0.2)
+    asked = time.monotonic()
+    run.proc.send_signal(signal.SIGINT)
+    code, out, err, _ = run.finish(timeout=60)
+    took = time.monotonic() - asked
+    assert code == 130 and "Traceback" not in err, f"exit {code}: {_ours(err)}"
+    assert "(interrupted by Ctrl-C)" in out.strip().splitlines()[-1], out
+    assert load_checkpoint(run_dir)["counters"]["step"] >= 0
+    assert took < 10, f"Ctrl-C took {took:.1f} s to stop the run"  # about 0.5 s here
 
 
 class Sleeper:
