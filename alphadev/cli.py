@@ -31,6 +31,8 @@ __all__ = ["main"]
 
 #: Characters of one error line at most (a flag's value is echoed in it).
 MAX_MESSAGE = 400
+#: Page width when the output is piped or redirected: tables take their natural width.
+PIPED_WIDTH = 1000
 #: The largest seed accepted.
 MAX_SEED = 2**63 - 1
 
@@ -108,27 +110,15 @@ def _load(path: str, n: int | None, registers: int | None) -> asm.Listing:
 
 
 def _check_out_dir(path: str, flag: str = "--out", *, named: str | None = None) -> None:
-    """Refuse an output folder that cannot be written, before any work is done: the nearest
-    existing folder on the path must be a folder in which a file can be created (one is
-    created and removed to be sure: this also catches read-only file systems). ``named`` is
-    the path the message names (default ``path``)."""
-    import tempfile
+    """Refuse an output folder that cannot be written, before any work is done
+    (:func:`alphadev.atomic.unwritable_folder`: the nearest existing folder on the path must
+    be a folder in which a file can be created). ``named`` is the path the message names
+    (default ``path``)."""
+    from alphadev.atomic import unwritable_folder
 
-    folder = Path(path)
-    shown = _clip(named or path, 200)
-    if _exists(folder, flag) and not folder.is_dir():
-        raise UsageError(f"{flag} {shown}: {_clip(path, 200)} exists and is not a folder")
-    probe = folder
-    while not _exists(probe, flag):
-        probe = probe.parent
-    if not probe.is_dir():
-        raise UsageError(f"{flag} {shown}: {probe} is a file, not a folder")
-    try:
-        fd, name = tempfile.mkstemp(dir=probe, prefix=".alphadev-probe-")
-    except OSError as exc:
-        raise UsageError(f"{flag} {shown}: {probe} is not writable ({exc.strerror})") from None
-    os.close(fd)
-    os.unlink(name)
+    why = unwritable_folder(path)
+    if why is not None:
+        raise UsageError(f"{flag} {_clip(named or path, 200)}: {_clip(why, 200)}")
 
 
 #: Ray workers a search or proof may ask for.
@@ -266,19 +256,6 @@ def _parse_input(text: str, n: int) -> list[int]:
     return values
 
 
-def _flags_before_cmp(program) -> str | None:
-    """Why the reference interpreter cannot run ``program``: a cmov reading the flags before
-    any cmp (instructions counted from 1, as everywhere), or None."""
-    from alphadev.isa import FLAGS, Op, reads
-
-    for number, ins in enumerate(program.code, start=1):
-        if ins.op == Op.CMP:
-            return None
-        if FLAGS in reads(ins):
-            return f"instruction {number} ({Op(ins.op).mnemonic}) reads the flags before any cmp"
-    return None
-
-
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
     from rich.text import Text
 
@@ -292,7 +269,7 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     program = listing.program
     layout = program.layout
     values = _parse_input(args.input, layout.n)
-    why = _flags_before_cmp(program)
+    why = static_error(program, registers_start_at_zero=True)  # the flags: it cannot run
     if why is not None:
         raise UsageError(f"{args.file}: {why}; it cannot be traced")
     try:
@@ -389,7 +366,7 @@ def _write_found(result, args: argparse.Namespace, speed: bool):
     where that fails, print the kernels instead (never lose one). Returns ``(path, what,
     fast_path, fast_what)``."""
     from alphadev import asm
-    from alphadev.search import write_fastest, write_kernel
+    from alphadev.catalogue import write_fastest, write_kernel
 
     path, what, fast_path, fast_what = None, "nothing found", None, ""
     try:
@@ -422,8 +399,10 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         raise UsageError(str(exc)) from None
     if args.checkpoint not in (None, "untrained", "heuristic"):
         checkpoint = Path(args.checkpoint)
-        if not _exists(checkpoint, "--checkpoint") or not checkpoint.is_file():
+        if not _exists(checkpoint, "--checkpoint"):
             raise UsageError(f"--checkpoint: {_clip(args.checkpoint, 200)}: no such file")
+        if not checkpoint.is_file():
+            raise UsageError(f"--checkpoint: {_clip(args.checkpoint, 200)}: not a regular file")
     _check_out_dir(args.out)
     _check_ray(args)
     err = Console(stderr=True, highlight=False)
@@ -447,12 +426,15 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     if result.left_behind:
-        lanes = " and ".join(result.left_behind)
+        doing = result.left_behind_doing or ("",) * len(result.left_behind)
+        lanes = " and ".join(
+            f"the {name} lane ({what or 'compiling numba kernels, as on a first run'})"
+            for name, what in zip(result.left_behind, doing, strict=True)
+        )
         print(
-            f"alphadev search: note: the search ended ({result.stop_reason}) while the {lanes} "
-            f"lane{'s were' if len(result.left_behind) > 1 else ' was'} still busy, most likely "
-            "compiling numba kernels on a first run; nothing found was lost, and the next run "
-            "loads them from the cache",
+            f"alphadev search: note: the search ended ({result.stop_reason}) while {lanes} "
+            f"{'were' if len(result.left_behind) > 1 else 'was'} still busy; nothing found was "
+            "lost",
             file=sys.stderr,
         )
     path, what = (None, "nothing found")
@@ -548,6 +530,8 @@ def cmd_search(args: argparse.Namespace, out: Console) -> int:
 
 def _speed_rows(result, fast_what: str) -> list[tuple[str, str]]:
     """Summary rows of the objective's pick (the listing printed above)."""
+    from alphadev.progress import plural
+
     fastest, native, network = result.fastest, result.native, result.network
     rows = [
         ("objective", f"{result.config.objective}: the listing above is the fastest kernel found"),
@@ -565,7 +549,7 @@ def _speed_rows(result, fast_what: str) -> list[tuple[str, str]]:
             f"{native.machine}"
         )
         rows.append(("measured", measured))
-    rows.append(("picked", f"{result.pick_note}; {result.pareto_size} kernels on the "
+    rows.append(("picked", f"{result.pick_note}; {plural(result.pareto_size, 'kernel')} on the "
                            "length/speed trade-off"))  # fmt: skip
     rows.append(("fast file", fast_what))
     return rows
@@ -664,6 +648,9 @@ def _report_proof(args: argparse.Namespace, out: Console, outcome, core: int, sp
                       f"instructions) on {split['workers']} Ray workers, "
                       f"{split['parts_exhausted']} exhausted, {split['workers_replaced']} "
                       "workers replaced")  # fmt: skip
+        left = split.get("workers_left")
+        if left is not None and left < split["workers"]:
+            split_text += f", {left} left at the end (a node was lost)"
     if args.json:
         print(json.dumps({
             "exists": exists,
@@ -716,7 +703,8 @@ def _prove_on_ray(args: argparse.Namespace, out: Console, task, core: int, space
             raise UsageError(str(exc)) from None
     split = {"parts": outcome.parts, "parts_exhausted": outcome.exhausted,
              "split_depth": outcome.depth, "workers": outcome.workers,
-             "workers_replaced": outcome.restarts}  # fmt: skip
+             "workers_replaced": outcome.restarts,
+             "workers_left": outcome.workers_left}  # fmt: skip
     return _report_proof(args, out, outcome, core, space, split)
 
 
@@ -725,20 +713,22 @@ def _prove_on_ray(args: argparse.Namespace, out: Console, task, core: int, space
 
 def _check_export_target(path: str, flag: str, source: str | None = None) -> None:
     """Refuse, before any work, an output of ``export`` that is not a regular file or a new
-    name in a writable folder: a folder, FIFO, device, socket or symbolic link is one line."""
-    import stat
+    name in a writable folder (:func:`alphadev.atomic.not_regular`, the one output-path rule):
+    a folder, FIFO, device, socket or symbolic link is one line; so is a file of the kernel
+    catalogue (C or assembly for gas written over a kernel would be lost from it)."""
+    from alphadev.atomic import not_regular
+    from alphadev.catalogue import CATALOGUE
 
-    shown = _clip(path, 200)
+    why = not_regular(path)
+    if why is not None:
+        raise UsageError(f"{flag} {_clip(path, 200)}: {why}")
     try:
-        mode = os.lstat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        mode = None  # a new name (a parent that is not a folder is named below)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{flag} {shown}: {exc}") from None
-    if mode is not None and stat.S_ISLNK(mode):
-        raise UsageError(f"{flag} {shown}: is a symbolic link; give the path of a regular file")
-    if mode is not None and not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
-        raise UsageError(f"{flag} {shown}: not a regular file (a FIFO, device or socket)")
+        in_catalogue = Path(path).resolve().parent == CATALOGUE.resolve()
+    except (OSError, RuntimeError, ValueError):  # a link loop or a bad name: named below
+        in_catalogue = False
+    if in_catalogue:
+        raise UsageError(f"{flag} {_clip(path, 200)}: is in the kernel catalogue {CATALOGUE}; "
+                         "write the export elsewhere")  # fmt: skip
     _check_out_file(path, flag, source=source)
 
 
@@ -1079,7 +1069,10 @@ def _main(argv: list[str]) -> int:
     from rich.console import Console
 
     args = build_parser().parse_args(argv)
-    out = Console(highlight=False)
+    # Piped or redirected, rich would lay tables out 80 columns wide and cut long paths in the
+    # middle; a wider page keeps every cell on one line (COLUMNS, when set, still wins).
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    out = Console(highlight=False, width=PIPED_WIDTH if piped else None)
     try:
         return args.func(args, out)
     except UsageError as exc:

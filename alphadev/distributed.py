@@ -58,6 +58,7 @@ from alphadev.exact.split import split_space
 from alphadev.game import AssemblyGame
 from alphadev.isa import Program
 from alphadev.latency import critical_path
+from alphadev.progress import plural
 from alphadev.search import (
     EXACT_MAX_N,
     STOP_GRACE,
@@ -663,11 +664,14 @@ def search_on_ray(
                 shared.finish("lost the cluster")
     except KeyboardInterrupt:
         shared.finish("interrupted")
-    cluster = f"Ray ({address or 'local'}), {workers} workers: {engine_jobs} running engines"
+    cluster = (f"Ray ({address or 'local'}), {plural(workers, 'worker')}: "
+               f"{plural(engine_jobs, 'engine')} running side by side")  # fmt: skip
     if descent is not None:
-        cluster += (f", the exact descent split into {descent.parts} parts ({descent.exhausted} "
-                    f"exhausted) on the last of {descent.questions} questions")  # fmt: skip
-    cluster += f"; {losses.restarts} workers replaced"
+        cluster += (f"; the exact descent (is there a shorter kernel?) cut into "
+                    f"{plural(descent.parts, 'part')} for the workers, "
+                    f"{descent.exhausted:,} of them searched to the end, on the last of "
+                    f"{plural(descent.questions, 'length')} asked")  # fmt: skip
+    cluster += f"; {plural(losses.restarts, 'worker')} replaced"
     if losses.summary():
         cluster += f"; {losses.summary()}"
         _say(f"alphadev search: {losses.summary()}")

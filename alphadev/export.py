@@ -51,7 +51,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from alphadev.isa import CMOV_OPS, FLAGS, Op, Program, reads
+from alphadev.isa import CMOV_OPS, FLAGS, MAX_REGISTERS, Op, Program, reads
 
 __all__ = [
     "LOWERINGS",
@@ -133,6 +133,8 @@ _PREDEFINED_MACROS = _words("unix linux i386 i686 x86_64 amd64 gnu_linux")
 #: Macro families of ``<stdint.h>`` (``INT32_MAX``, ``UINT8_C``, ``SIZE_MAX``, ...).
 _STDINT_MACRO = re.compile(r"[A-Z0-9_]*_(MAX|MIN|C|WIDTH)")
 
+#: One general register per toy register: all but ``%rdi`` (the pointer) and ``%rsp``, as many
+#: as :data:`alphadev.isa.MAX_REGISTERS` (a test holds the two equal).
 _GAS_REGISTERS = (
     "eax", "ecx", "edx", "esi", "r8d", "r9d", "r10d", "r11d",
     "ebx", "ebp", "r12d", "r13d", "r14d", "r15d",
@@ -206,10 +208,21 @@ def _check(program: Program, lowering: str) -> None:
             elif ins.op in (Op.MIN, Op.MAX):
                 flags_from_cmp = False
         available = _GAS_REGISTERS
-    if len(_registers(program)) > len(available):
+    used, most = len(_registers(program)), min(len(available), MAX_REGISTERS)
+    if used > most:  # a Layout holds at most MAX_REGISTERS: a check for hand-made programs
         raise ExportError(
-            f"at most {len(available)} registers can be mapped in the {lowering} lowering"
+            f"the program uses {used} registers; at most {most} can be mapped in the "
+            f"{lowering} lowering"
         )
+
+
+def lowering_error(program: Program, lowering: str = "gpr") -> str | None:
+    """Why ``program`` has no faithful ``lowering`` (None: it has one, and exports)."""
+    try:
+        _check(program, lowering)
+    except ExportError as exc:
+        return str(exc)
+    return None
 
 
 def _registers(program: Program) -> list[int]:

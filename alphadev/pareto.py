@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alphadev.cost import MODES, best_lowering, predict
+from alphadev.export import lowering_error
 from alphadev.isa import Program
 from alphadev.native import NativeTiming, TimedKernel, machine_name, time_kernels
 
@@ -149,14 +150,16 @@ def pick(
         return ranked[0], None, "shortest kernel"
     mode = objective
     assert mode in MODES
-    field = ranked[:top]
     if not native:
-        return field[0], None, "predicted by the cost model (--no-native: nothing timed)"
+        return ranked[0], None, "predicted by the cost model (--no-native: nothing timed)"
+    # Only kernels with an x86 lowering can be timed (with --isa full, a cmov after a min/max
+    # reads flags the lowered min/max overwrites): the others are left out of the timing.
+    field = [s for s in ranked if lowering_error(s.program, s.lowering) is None][:top]
     entries = [network] + [f for f in field if f.program != network.program]
     kernels = [TimedKernel(f"candidate {i}", e.program, e.lowering) for i, e in enumerate(entries)]
     timings = time_kernels(kernels, repeats=repeats, count=1 << 15)
     if timings is None:
-        return field[0], None, "predicted by the cost model (gcc is not installed: nothing timed)"
+        return ranked[0], None, "predicted by the cost model (gcc is not installed: nothing timed)"
     pairs = tuple(zip(entries, timings, strict=True))
     other = "latency" if mode == "throughput" else "throughput"
     # Only kernels measured no slower than the network in the other mode qualify (the network

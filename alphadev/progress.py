@@ -8,10 +8,16 @@ import time
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn
 
-__all__ = ["LINE_EVERY", "Reporter"]
+__all__ = ["LINE_EVERY", "Reporter", "plural"]
 
 #: Seconds between plain progress lines when stderr is not a terminal.
 LINE_EVERY = 5.0
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and the noun in the number it takes: ``1 time``, ``3 times``, ``0 parts``
+    (``nouns``: the plural when it is not ``noun + "s"``); thousands separated by commas."""
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
 
 
 class Reporter:

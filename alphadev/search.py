@@ -14,6 +14,10 @@ The engines share one best-so-far (:class:`_Shared`) in two lanes, one per core:
   ``checkpoint`` (a trained network, a fresh one, or the heuristic), branch-and-bound against
   the best length known to any engine.
 
+On a first run (numba's cache empty) a helper process (:mod:`alphadev.precompile`) compiles
+the kernels the lanes reach later while this process compiles the ones they need first; each
+lane waits for its group before its first use of it.
+
 ``method`` picks ``auto`` (both lanes) or one engine alone: ``exact`` (the whole exact lane),
 ``comparators`` (the comparator search from scratch), ``best-first``, ``mcts``.
 The search stops at the time limit, when the best length reaches ``target``, or when the exact
@@ -39,7 +43,6 @@ from pathlib import Path
 import numpy as np
 
 from alphadev import asm, exact, pareto
-from alphadev.atomic import write_atomic
 from alphadev.exact import best_first, comparators
 from alphadev.game import AssemblyGame, GameState
 from alphadev.interrupts import on_sigint
@@ -49,6 +52,8 @@ from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
 from alphadev.mcts import tree as mcts_tree
 from alphadev.options import check_range, check_seconds, option, parse_bytes
 from alphadev.pareto import OBJECTIVES, NativePick, ParetoSet, Scored
+from alphadev.precompile import Precompiler
+from alphadev.progress import plural
 from alphadev.tasks import SortTask, VerifyResult, verify
 
 __all__ = [
@@ -58,7 +63,6 @@ __all__ = [
     "SearchResult",
     "make_evaluator",
     "run_search",
-    "write_kernel",
 ]
 
 METHODS = ("auto", "exact", "comparators", "best-first", "mcts")
@@ -86,7 +90,7 @@ BEST_FIRST_MAX_REGISTERS = 10
 #: Sort sizes the search accepts.
 MAX_N = 8
 #: Registers at most (the exported C maps each to a machine register).
-MAX_REGISTERS = 14
+MAX_REGISTERS = asm.MAX_REGISTERS  # alphadev.isa.MAX_REGISTERS: the one limit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,6 +221,8 @@ class SearchResult:
     #: Lanes that had not stopped :data:`STOP_GRACE` seconds after the stop (on a first run:
     #: still compiling their numba kernels) and were left behind.
     left_behind: tuple[str, ...] = ()
+    #: what each lane of ``left_behind`` was doing when last said ("" when not known)
+    left_behind_doing: tuple[str, ...] = ()
     #: The tables that reached their share of ``--memory`` and how the search went on.
     memory_capped: tuple[str, ...] = ()
     #: On Ray (:mod:`alphadev.distributed`): the workers and what they ran; else empty.
@@ -261,15 +267,32 @@ class _Shared:
         self.errors: list[BaseException] = []
         self.stop_reason = "time limit"
         self.capped: list[str] = []  # tables that reached their share of the memory budget
+        self.doing: dict[str, str] = {}  # lane name -> a slow step it is in (for the notes)
         self.pareto = ParetoSet()
         self.network: Scored | None = None
+        # Kernels a lane needs later, compiled by a helper process on a first run; until the
+        # cost model is compiled, programs offered wait in ``unscored`` (program, by, seconds).
+        self.precompiler = Precompiler(())
+        self.unscored: list[tuple[Program, str, float]] = []
 
     def consider(self, program: Program, found_by: str) -> None:
         """Score a correct program (on the tie rows) for the speed objectives and keep it in the
-        trade-off set if nothing found so far is as short and as fast in both modes."""
-        item = pareto.score(program, found_by, time.perf_counter() - self.t0)
+        trade-off set if nothing found so far is as short and as fast in both modes. While
+        the cost model is still being compiled by the helper, the program waits unscored."""
         with self.lock:
-            self.pareto.add(item)
+            self.unscored.append((program, found_by, time.perf_counter() - self.t0))
+        if self.precompiler.is_ready("cost"):
+            self.score_unscored()
+
+    def score_unscored(self) -> None:
+        """Score the programs offered while the cost model was compiling (its first use here
+        compiles it, if the helper could not)."""
+        with self.lock:
+            waiting, self.unscored = self.unscored, []
+        items = [pareto.score(program, by, seconds) for program, by, seconds in waiting]
+        with self.lock:
+            for item in items:
+                self.pareto.add(item)
 
     def offer(self, program: Program, found_by: str) -> bool:
         """Record ``program`` (correct on the tie rows) if it beats the best; True if it did.
@@ -321,6 +344,8 @@ class _Shared:
         natively beside the lowered network unless ``--no-native``, gcc is missing or the
         search was interrupted), verified, as :class:`SearchResult` fields."""
         task = self.task
+        self.precompiler.wait("cost")
+        self.score_unscored()
         network = pareto.score(exact.assemble(task, exact.network_core(task)),
                                "sorting network (constructed)", 0.0)  # fmt: skip
         with self.lock:
@@ -411,6 +436,7 @@ def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
     _comparator_lane(shared, config)
     if task.n > EXACT_MAX_N:
         return
+    shared.precompiler.wait("descent", shared.stop)
     best = shared.best
     core = exact.core_of(task, best.program) if best is not None else core
     cap = config.tail_nodes
@@ -449,6 +475,8 @@ def _comparator_lane(shared: _Shared, config: SearchConfig) -> None:
         shared.consider(exact.assemble(task, core), "comparator search (not a proof)")
     if config.objective == "length" or task.n > SPEED_BEAM_MAX_N or shared.stop.is_set():
         return
+    shared.precompiler.wait("cost", shared.stop)
+    shared.score_unscored()
     fast = comparators.comparator_search(task, control=shared.control, seed=config.seed,
                                          variants=variants, objective=config.objective)  # fmt: skip
     label = f"comparator search ranked by predicted {config.objective} (not a proof)"
@@ -459,6 +487,9 @@ def _comparator_lane(shared: _Shared, config: SearchConfig) -> None:
 def _best_first_lane(shared: _Shared, config: SearchConfig) -> None:
     """The best-first beam over row-set states (on the permutations, adding counterexample
     rows until a candidate verifies): anytime, never a proof."""
+    shared.precompiler.wait("best_first", shared.stop)
+    if shared.stop.is_set():
+        return
     found = best_first.with_counterexamples(
         shared.task, control=shared.control, seed=config.seed,
         memory_bytes=config.memory_bytes // 4,
@@ -561,8 +592,13 @@ def _other_lanes(shared: _Shared, config: SearchConfig, game: AssemblyGame, eval
     if method == "best-first" or (method == "auto" and _has_min_max(task) and not wide):
         _best_first_lane(shared, config)  # the beam shines where min/max exist
     if _runs_mcts(config):
-        if evaluator is None:
+        shared.precompiler.wait("mcts", shared.stop)
+        if shared.stop.is_set() and shared.simulations == 0:
+            shared.evaluator = "the MCTS had not started when the search ended"
+        if evaluator is None and not shared.stop.is_set():
+            shared.doing["engines"] = "loading the MCTS's network (torch)"
             evaluator, shared.evaluator = make_evaluator(config.checkpoint, game, config.seed)
+            shared.doing.pop("engines", None)
         if not shared.stop.is_set():
             mcts = _mcts(shared, config, game, evaluator)
             shared.mcts_states = mcts.evaluations
@@ -570,9 +606,25 @@ def _other_lanes(shared: _Shared, config: SearchConfig, game: AssemblyGame, eval
             if mcts.resets:
                 shared.capped.append(f"mcts: its tree filled half of --memory "
                                      f"({mcts.tree.state.shape[0]:,} nodes) and started afresh "
-                                     f"{mcts.resets:,} times")  # fmt: skip
+                                     f"{plural(mcts.resets, 'time')}")  # fmt: skip
         if method == "mcts":
             shared.finish("search space exhausted")
+
+
+def _precompile_groups(config: SearchConfig, task: SortTask) -> list[str]:
+    """The kernel groups (:data:`alphadev.precompile.GROUPS`) the lanes of ``config`` reach
+    after their start, in the order they reach them: a helper compiles these while this
+    process compiles the emulator and the comparator search."""
+    method = config.method
+    groups = ["cost"]
+    if method in ("auto", "exact") and task.n <= EXACT_MAX_N:
+        groups.append("descent")
+    wide = task.registers > BEST_FIRST_MAX_REGISTERS
+    if method == "best-first" or (method == "auto" and _has_min_max(task) and not wide):
+        groups.append("best_first")
+    if _runs_mcts(config):
+        groups.append("mcts")
+    return groups
 
 
 def run_search(
@@ -592,13 +644,29 @@ def run_search(
     limit (or on ``KeyboardInterrupt``) and waits at most :data:`STOP_GRACE` seconds for each.
     An exception raised in a lane (a bad checkpoint: ``ValueError``) is raised here."""
     t0 = time.perf_counter()
-    deadline = t0 + config.time_limit
     task = SortTask(config.n, config.registers, config.isa)
+    shared = _Shared(task, config.target, t0)
+    # On a first run a helper process compiles what the lanes need later (alphadev.precompile)
+    # while this one compiles the emulator and the comparator search.
+    shared.precompiler = Precompiler(_precompile_groups(config, task), isa=config.isa)
+    try:
+        return _run_lanes(config, shared, on_progress)
+    finally:
+        shared.precompiler.close()
+
+
+def _run_lanes(
+    config: SearchConfig,
+    shared: _Shared,
+    on_progress: Callable[[float, Candidate | None, int, int], None] | None,
+) -> SearchResult:
+    """The body of :func:`run_search`: start the lanes, watch the clock, stop them, verify."""
+    t0, task = shared.t0, shared.task
+    deadline = t0 + config.time_limit
     game = AssemblyGame(task)
     # Load (on a first run: compile) the emulator that assembling and verifying a kernel use,
     # here, before a lane can hold numba's compiler lock for as long as a compilation takes.
     verify(Program(task.layout, ()), task, random_rows=3)
-    shared = _Shared(task, config.target, t0)
     method = config.method
     evaluator = None
     if _runs_mcts(config) and config.checkpoint not in (None, "heuristic"):
@@ -642,115 +710,12 @@ def run_search(
             for lane in lanes:  # each stops at its next poll; one still compiling is left behind
                 lane.join(max(0.0, grace - time.perf_counter()))
         left_behind = tuple(lane.name for lane in lanes if lane.is_alive())
+        doing = tuple(shared.doing.get(name, "") for name in left_behind)
         if shared.errors:
             raise shared.errors[0]
         progress()
-        result = shared.result(config, time.perf_counter() - t0, left_behind=left_behind)
+        result = shared.result(config, time.perf_counter() - t0, left_behind=left_behind,
+                               left_behind_doing=doing)  # fmt: skip
     if interrupts:  # also a Ctrl-C that came while the result was verified or timed
         result.stop_reason = "interrupted"
     return result
-
-
-def kernel_header(result: SearchResult, kernel: Candidate | Scored | None = None,
-                  verified: VerifyResult | None = None) -> dict[str, str]:  # fmt: skip
-    """The ``.s`` header of ``kernel`` (default: the shortest, ``result.best``), verified."""
-    cfg = result.config
-    kernel = result.best if kernel is None else kernel
-    ver = result.verified if verified is None else verified
-    assert kernel is not None and ver is not None
-    program = kernel.program
-    speed = pareto.score(program, kernel.found_by, kernel.seconds)
-    header = {
-        "task": f"sort{cfg.n}",
-        "isa": get_isa(cfg.isa).name,
-        "registers": str(program.layout.registers),
-        "length": str(len(program)),
-        "core_length": str(len(program) - 2 * cfg.n),
-        "critical_path": str(critical_path(program)),
-        "cycles_throughput": f"{speed.throughput:.2f}",
-        "cycles_latency": f"{speed.latency:.2f}",
-        "lowering": speed.lowering,
-        "found_by": f"alphadev search ({kernel.found_by})",
-        "optimal": "yes, no shorter core in the enumeration space (exact descent exhausted)"
-        if result.optimal and len(program) == result.best.length
-        else "not proved",
-        "seed": str(cfg.seed),
-        "simulations": str(result.simulations),
-        "seconds": f"{kernel.seconds:.2f}",
-        "verified": f"{ver.tie_rows} tie-pattern rows + {ver.random_rows} random int32 rows",
-    }
-    native = result.native
-    if native is not None and any(item.program == program for item, _ in native.timings):
-        item = next(item for item, _ in native.timings if item.program == program)
-        header["native"] = (
-            f"throughput {native.ratio(item, 'throughput'):.3f}x, latency "
-            f"{native.ratio(item, 'latency'):.3f}x the lowered sorting network "
-            f"({native.machine}, -O2)"
-        )
-    return header
-
-
-def _regular(path: Path) -> bool:
-    """A regular file, not a link (the only kind of file a search replaces)."""
-    return path.is_file() and not path.is_symlink()
-
-
-def catalogue_best(out_dir: str | Path, n: int, isa: str) -> tuple[int, Path] | None:
-    """The shortest kernel file for ``sort{n}`` and ``isa`` already in ``out_dir`` (by the
-    length in its name, ``sort{n}_{isa}_{length}.s``), or None."""
-    best = None
-    for path in Path(out_dir).glob(f"sort{n}_{isa}_*.s"):
-        length = path.stem.rsplit("_", 1)[-1]
-        if not _regular(path):
-            continue  # a folder or link of that name is not a kernel (and is never replaced)
-        if length.isdigit() and (best is None or int(length) < best[0]):
-            best = (int(length), path)
-    return best
-
-
-def write_kernel(
-    result: SearchResult, out_dir: str | Path, *, force: bool = False
-) -> tuple[Path | None, str]:
-    """Write the verified best program to ``out_dir/sort{n}_{isa}_{length}.s`` atomically,
-    unless ``out_dir`` already holds a kernel for the task at least as short (then nothing
-    is written, unless ``force``). Returns ``(path written or None, what happened)``."""
-    if not result.correct:
-        raise ValueError("only a verified program is written")
-    header = kernel_header(result)
-    path = Path(out_dir) / f"{header['task']}_{header['isa']}_{header['length']}.s"
-    if (path.exists() or path.is_symlink()) and not _regular(path):
-        return None, f"not written: {path} is not a regular file (nothing replaces it)"
-    existing = catalogue_best(out_dir, result.config.n, header["isa"])
-    if existing is not None and existing[0] <= result.best.length and not force:
-        again = "re-discovered" if existing[0] == result.best.length else "beaten by"
-        return None, (
-            f"not written: {again} {existing[1]} ({existing[0]} instructions), already in "
-            f"{out_dir}; a search adds only a strictly shorter kernel (--out DIR writes this "
-            "one elsewhere, --force replaces)"
-        )
-    write_atomic(path, asm.format(result.best.program, header=header))
-    return path, f"written to {path}"
-
-
-def write_fastest(
-    result: SearchResult, out_dir: str | Path, *, force: bool = False
-) -> tuple[Path | None, str]:
-    """Write the objective's pick (``result.fastest``, a speed objective only) to
-    ``out_dir/sort{n}_{isa}_fast.s`` atomically, unless that file holds a kernel predicted at
-    least as fast in both modes (:func:`alphadev.catalogue.fast_is_better`; ``force`` writes
-    anyway). Returns ``(path written or None, what happened)``."""
-    from alphadev.catalogue import fast_file, fast_is_better
-
-    fastest = result.fastest
-    if fastest is None or result.fastest_verified is None or not result.fastest_verified.correct:
-        raise ValueError("only a verified program is written")
-    header = kernel_header(result, fastest, result.fastest_verified)
-    header["objective"] = result.config.objective
-    path = fast_file(out_dir, result.config.n, header["isa"])
-    if (path.exists() or path.is_symlink()) and not _regular(path):
-        return None, f"not written: {path} is not a regular file (nothing replaces it)"
-    better, why = fast_is_better(path, fastest.throughput, fastest.latency, fastest.length)
-    if not better and not force:
-        return None, f"not written: {why} (--force to write anyway)"
-    write_atomic(path, asm.format(fastest.program, header=header))
-    return path, f"written to {path}"

@@ -18,7 +18,7 @@ from numba import njit
 
 from alphadev.asm import MAX_N, MAX_REGISTERS
 from alphadev.emulator import run_program
-from alphadev.isa import FLAGS, ActionSpace, Isa, Layout, Op, Program, get_isa
+from alphadev.isa import FLAGS, ActionSpace, Instruction, Isa, Layout, Op, Program, get_isa
 
 __all__ = [
     "MAX_RANDOM_ROWS",
@@ -210,13 +210,22 @@ class VerifyResult:
         return self.correct
 
 
-def static_error(program: Program) -> str | None:
+def static_error(program: Program, *, registers_start_at_zero: bool = False) -> str | None:
     """Why the program is undefined on a real machine, or None: a flag read before any ``cmp``,
-    or a register read before it is written (its value would be whatever was left there)."""
-    bad = program.first_undefined_read()
+    or a register read before it is written (its value would be whatever was left there).
+    Instructions are numbered from 1, as in every message. ``registers_start_at_zero``: only
+    the flags count (the reference interpreter of ``alphadev run`` sets every register to 0,
+    but has no flags before a ``cmp``)."""
+    checked, skip = program, 0
+    if registers_start_at_zero:  # write every register first; the rule stays Program's own
+        layout = program.layout
+        skip = layout.registers
+        preset = tuple(Instruction(Op.MOV, layout.register(r), 0) for r in range(skip))
+        checked = Program(layout, preset + program.code)
+    bad = checked.first_undefined_read()
     if bad is None:
         return None
-    index, loc = bad
+    index, loc = bad[0] - skip, bad[1]
     name = Op(program.code[index].op).mnemonic
     if loc == FLAGS:
         return f"instruction {index + 1} ({name}) reads the flags before any cmp"

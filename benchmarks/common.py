@@ -1,4 +1,6 @@
-"""Helpers shared by the benchmark scripts: the machine description and atomic report writes."""
+"""Helpers shared by the benchmark scripts: the machine description, where reports go, and how
+they are written (the CLI's output-path rule, :mod:`alphadev.atomic`: checked before any work
+by :func:`check_output`, written atomically by :func:`write_atomic`)."""
 
 from __future__ import annotations
 
@@ -6,12 +8,14 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import numba
 import numpy as np
 
+from alphadev import atomic
 from alphadev.native import cpu_name
 
 
@@ -43,16 +47,14 @@ def machine_info() -> dict[str, str]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a report is for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` by :func:`alphadev.atomic.write_atomic` (a temporary file in
+    the same folder, then a rename; never over a link, folder, FIFO, device or socket)."""
+    atomic.write_atomic(path, text)
+
+
+def save_figure(fig, path: Path, dpi: int) -> None:
+    """A matplotlib figure as a PNG at ``path``, written the same way."""
+    atomic.write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=dpi))
 
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,6 +64,34 @@ def report_path(name: str, quick: bool) -> Path:
     """Where a report goes: ``results/NAME`` for a full run; ``results/quick/NAME`` (not
     committed) for a ``--quick`` run, so a quick run never replaces the published figures."""
     return RESULTS / "quick" / name if quick else RESULTS / name
+
+
+def refuse(message: str) -> NoReturn:
+    """One line on stderr, naming the script, and exit 2 (bad input: nothing was done)."""
+    print(f"{Path(sys.argv[0]).name}: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def check_output(path: str | Path, quick: bool, flag: str = "--out") -> Path:
+    """``path``, checked before any work by the output-path rule every command follows
+    (:mod:`alphadev.atomic`): what is there is a regular file or nothing (never a link,
+    folder, FIFO, device or socket) in a folder where a file can be created; and a ``--quick``
+    run never writes beside the published reports (straight in ``results/``). Else
+    :func:`refuse`."""
+    path = Path(path)
+    shown = str(path)[:200]
+    why = atomic.not_regular(path) or atomic.unwritable_folder(path.parent)
+    if why is not None:
+        refuse(f"{flag} {shown}: {why}")
+    if quick:
+        try:
+            published = path.resolve().parent == RESULTS.resolve()
+        except (OSError, RuntimeError) as exc:  # a link loop above it
+            refuse(f"{flag} {shown}: cannot look at it ({exc})")
+        if published:
+            refuse(f"{flag} {shown}: a --quick run never replaces a published report in "
+                   f"{RESULTS} (its default is {RESULTS / 'quick'})")  # fmt: skip
+    return path
 
 
 def publish_report(path: Path, lines: list[str]) -> None:

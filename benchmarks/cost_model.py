@@ -44,7 +44,7 @@ import sys
 import time
 
 import numpy as np
-from common import publish_report, report_path
+from common import check_output, publish_report, report_path
 from kernel_timing import clock_ghz, mca_predictions, mca_version, not_inlined
 
 from alphadev import asm, exact
@@ -147,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="sort3..5, 10 kernels a group")
     args = parser.parse_args()
+    out = check_output(report_path("cost_model.md", args.quick), args.quick, "report")
     ns = (3, 4, 5) if args.quick else (3, 4, 5, 6)
     per_group, seeds = (10, (0,)) if args.quick else (35, (0, 1))
     rng = np.random.default_rng(0)
@@ -359,7 +360,7 @@ def main() -> None:
             "",
         ]
     report += [last_line, ""]
-    publish_report(report_path("cost_model.md", args.quick), report)
+    publish_report(out, report)
     print(last_line)
 
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from common import machine_info, report_path, write_atomic
+from common import check_output, machine_info, report_path, write_atomic
 from numba import njit
 
 from alphadev.emulator import ROW_BLOCK, reference_run, run_program
@@ -345,6 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out", type=Path, help="report (default results/emulator.md; --quick: results/quick/)"
     )
     args = parser.parse_args(argv)
+    args.out = check_output(args.out or report_path("emulator.md", args.quick), args.quick)
     if args.programs is not None and args.programs < 1:
         parser.error("--programs must be at least 1")
     if args.length < N:
@@ -482,8 +483,6 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     info = machine_info()
     elapsed = time.perf_counter() - start_all
     notes.append(f"Total script time (before writing this file): {elapsed:.1f} s.")
-    if args.out is None:
-        args.out = report_path("emulator.md", args.quick)
     write_atomic(args.out, render_markdown(info, workload, results, ratios, notes))
 
     print(f"machine: {info['CPU']} ({info['cores']}), {info['OS']}")

@@ -21,10 +21,9 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from pathlib import Path
 
 import numpy as np
-from common import machine_info, report_path, write_atomic
+from common import check_output, machine_info, report_path, write_atomic
 
 from alphadev.env import AssemblyGameEnv
 from alphadev.game import AssemblyGame
@@ -157,6 +156,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds per loop and size")
     parser.add_argument("--out", help="report (default results/game.md; --quick: results/quick/)")
     args = parser.parse_args()
+    out = check_output(args.out or report_path("game.md", args.quick), args.quick)
     seconds = args.seconds or (2.0 if args.quick else 8.0)
 
     rows = []
@@ -197,7 +197,6 @@ def main() -> None:
             f"| sort{n} | {nrows} | {actions} | {g:,.0f} | {e:,.0f} | {p:,.0f} | "
             f"{g / p:.1f}x | {e / p:.1f}x | {target} |"
         )
-    out = Path(args.out) if args.out else report_path("game.md", args.quick)
     write_atomic(out, "\n".join(lines) + "\n")
     print(f"wrote {out}")
 

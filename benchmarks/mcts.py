@@ -25,11 +25,10 @@ import argparse
 import random
 import resource
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from common import machine_info, publish_report, report_path
+from common import check_output, machine_info, publish_report, report_path
 from game import run_game
 
 from alphadev.game import AssemblyGame
@@ -63,6 +62,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds per loop and size")
     parser.add_argument("--out", help="report (default results/mcts.md; --quick: results/quick/)")
     args = parser.parse_args()
+    out = check_output(args.out or report_path("mcts.md", args.quick), args.quick)
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     sizes = (3,) if args.quick else (3, 4, 5)
     torch.set_num_threads(1)
@@ -103,7 +103,6 @@ def main() -> None:
         lines.append(f"| sort{n} | {g:,.0f} | {h:,.0f} | {h / g:.2f} | {net_rate:,.0f} | "
                      f"{net_rate / g:.3f} | {hb or '-'} | {nb or '-'} |")  # fmt: skip
     lines += ["", f"Peak resident memory of the benchmark process: {peak_mb:,.0f} MB.", ""]
-    out = Path(args.out) if args.out else report_path("mcts.md", args.quick)
     publish_report(out, lines)
     ratio = rows[0][2] / rows[0][1]
     print(f"mcts/game-move throughput ratio: {ratio:.2f}")

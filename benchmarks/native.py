@@ -42,7 +42,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from common import publish_report, report_path
+from common import check_output, publish_report, report_path
 from kernel_timing import clock_ghz, mca_predictions, mca_version, not_inlined
 
 from alphadev import asm, exact, native
@@ -225,6 +225,7 @@ def main() -> None:
         help=f"timed passes per function (default: {REPEATS} full, {QUICK_REPEATS} quick)",
     )
     args = parser.parse_args()
+    out = check_output(report_path("native.md", args.quick), args.quick, "report")
     if gcc() is None:
         sys.exit("gcc is not installed: no native benchmark")
     ns = [3, 4, 5] if args.quick else [3, 4, 5, 6, 7, 8]
@@ -452,7 +453,7 @@ def main() -> None:
         last_line,
         "",
     ]
-    publish_report(report_path("native.md", args.quick), report)
+    publish_report(out, report)
     print(check_line)
     print(last_line)
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import machine_info, publish_report, report_path
+from common import check_output, machine_info, publish_report, report_path
 
 from alphadev import exact
 from alphadev.distributed import PARTS_PER_WORKER, prove_on_ray
@@ -152,6 +152,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="rounds of the self-play settings (median)")
     parser.add_argument("--out", help="report (default results/scale.md; --quick: results/quick/)")
     args = parser.parse_args()
+    out = check_output(args.out or report_path("scale.md", args.quick), args.quick)
     window = args.window or (5.0 if args.quick else 15.0)
     rounds = args.rounds or (1 if args.quick else 3)
     n, max_core = (3, 10) if args.quick else (4, 12)
@@ -268,7 +269,6 @@ def main() -> None:
         f"actor {max(ray_peaks):,.0f} MB.",
         "",
     ]
-    out = Path(args.out) if args.out else report_path("scale.md", args.quick)
     publish_report(out, lines)
     print(f"ray overhead: self-play {overhead_play[2]:+.0%}, search {overhead_search[2]:+.0%} "
           "(2 workers)")  # fmt: skip

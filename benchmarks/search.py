@@ -22,7 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import publish_report, report_path
+from common import check_output, publish_report, report_path
 
 from alphadev.search import SearchConfig, run_search
 
@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--cap", type=float, default=60.0, help="seconds per search")
     args = parser.parse_args()
+    out = check_output(report_path("search.md", args.quick), args.quick, "report")
     seeds = 2 if args.quick else args.seeds
     cap = 20.0 if args.quick else args.cap
 
@@ -140,7 +141,7 @@ def main() -> None:
         *lines,
         "",
     ]
-    publish_report(report_path("search.md", args.quick), report)
+    publish_report(out, report)
 
 
 if __name__ == "__main__":

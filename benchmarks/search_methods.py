@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import publish_report, report_path
+from common import check_output, publish_report, report_path, save_figure
 
 from alphadev import exact
 from alphadev.tasks import SortTask
@@ -39,6 +39,9 @@ PUBLISHED = {
     (3, "cmov"): "AlphaDev 17 (6 min, TPU fleet); U&H core 11 (length 17), 97 ms on 8 cores",
     (4, "cmov"): "AlphaDev 28 (30 min); U&H core 20 (28), 2.4 s",
     (5, "cmov"): "AlphaDev 42-43 (0.73 days); U&H core 33 (43), 11 min",
+    (6, "cmov"): "AlphaDev 57 (the kernel in its public repository)",
+    (7, "cmov"): "AlphaDev 76 (the kernel in its public repository)",
+    (8, "cmov"): "AlphaDev 91 (the kernel in its public repository)",
     (3, "minmax"): "U&H core 8 (14)",
     (4, "minmax"): "U&H core 15 (23; reads an uninitialised register)",
     (5, "minmax"): "U&H core 26 (36)",
@@ -74,6 +77,8 @@ def main() -> None:
     parser.add_argument("--large-seeds", type=int, default=1, help="seeds for n >= 6")
     parser.add_argument("--report", default="search_methods", help="report name (no suffix)")
     args = parser.parse_args()
+    path = check_output(report_path(f"{args.report}.md", args.quick), args.quick, "--report")
+    check_output(path.with_suffix(".png"), args.quick, "--report")
     seeds = 1 if args.quick else args.seeds
     cap = 10.0 if args.quick else args.cap
     ns = [3, 4, 5] if args.quick else [int(x) for x in args.ns.split(",")]
@@ -148,7 +153,6 @@ def main() -> None:
         "Synthesis of Sorting Kernels (CGO 2025); their hardware is not this machine.",
         "",
     ]
-    path = report_path(f"{args.report}.md", args.quick)
     publish_report(path, report)
     try:
         _plot(plot, path.with_suffix(".png"), cap, seeds)
@@ -179,10 +183,7 @@ def _plot(plot: dict, path: Path, cap: float, seeds: int) -> None:
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(f"Best verified kernel within {cap:g} s (median of {seeds} seeds)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

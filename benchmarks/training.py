@@ -36,7 +36,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import publish_report, report_path
+from common import check_output, publish_report, report_path, save_figure
 
 from alphadev.search import SearchConfig, run_search
 from alphadev.train import TrainConfig, train
@@ -121,7 +121,7 @@ def plot(runs: list[dict], ppo: list[dict], path: Path) -> str:
     left.legend(fontsize=7)
     right.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return f"![learning curves]({path.name})"
 
 
@@ -144,8 +144,8 @@ def main() -> None:
     ppo_seconds = args.ppo_seconds or seconds
     ppo_seeds = args.ppo_seeds or seeds
     runs_dir = ROOT / "runs" / ("benchmark-training-quick" if args.quick else "benchmark-training")
-    out = report_path("training.md", args.quick)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_output(report_path("training.md", args.quick), args.quick, "report")
+    check_output(out.with_name("training_curves.png"), args.quick, "plot")
 
     print("warming the numba cache ...", flush=True)
     run_search(SearchConfig(n=2, method="mcts", time_limit=30, checkpoint="heuristic"))

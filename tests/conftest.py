@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from alphadev.isa import ActionSpace, Instruction, Layout, Op, Program
+
+# No compile helper beside each search (alphadev.precompile): the suite's two workers compile
+# what they need, and tests/test_precompile.py turns the helper on where it is tested.
+os.environ.setdefault("ALPHADEV_PRECOMPILE", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = sorted((ROOT / "asm" / "reference").glob("*.s"))

@@ -107,3 +107,14 @@ def test_run_reports_unsorted_output(capsys):
     assert (
         "output [4, 9, 9]: wrong, in order, but not the input's values (expected [4, 4, 9])" in out
     )
+
+
+def test_a_piped_table_keeps_each_path_on_one_line(tmp_path):
+    folder = tmp_path / "a_rather_long_folder_name_for_the_kernels_of_this_project"
+    folder.mkdir()
+    kernel = folder / "sort3_cmov_17_with_a_long_name.s"
+    kernel.write_text((REFERENCE[0]).read_text())
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run([sys.executable, "-m", "alphadev", "verify", str(kernel)],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert str(kernel) in proc.stdout, proc.stdout  # not cut in the middle by an 80-column page

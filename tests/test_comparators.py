@@ -3,10 +3,13 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alphadev.emulator import compare
 from alphadev.exact import comparators as cmp_engine
 from alphadev.exact import comparators_kernels as kernels
+from alphadev.exact.comparators import _ZeroOne
 from alphadev.exact.control import SearchControl
 from alphadev.exact.networks import sorting_network
 from alphadev.exact.space import assemble, core_actions
@@ -161,3 +164,19 @@ def test_a_stop_from_another_thread_ends_a_long_search():
     timer.join()
     assert result.stopped and result.seconds < 30
     assert result.core is None or verifies(SortTask(6), result.core)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 8), st.data())
+def test_a_comparator_maps_a_zero_one_set_as_it_maps_each_vector(n, data):
+    """The bit-parallel set map (three big-int operations) against one vector at a time."""
+    zo = _ZeroOne(n)
+    vectors = data.draw(st.integers(0, zo.full))
+    i, j = data.draw(st.sampled_from(zo.pairs))
+    expected = 0
+    for v in range(zo.size):
+        if (vectors >> v) & 1:
+            if (v >> i) & 1 and not (v >> j) & 1:  # the larger value leaves wire i for j
+                v ^= (1 << i) | (1 << j)
+            expected |= 1 << v
+    assert zo.apply(vectors, (i, j)) == expected

@@ -22,7 +22,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alphadev import asm, exact, search
+from alphadev import asm, catalogue, exact, search
 from alphadev.cli import main
 from alphadev.exact import SearchControl, best_first, comparators
 from alphadev.export import ExportError, check_name, to_c, to_gas
@@ -106,14 +106,14 @@ def test_a_huge_register_header_is_refused_at_once(tmp_path, command):
     path = kernel_file(tmp_path, "; task: sort3\n; registers: 2000000000\nmov r0, m0\n")
     extra = {"verify": [], "run": ["--input", "3,1,2"], "export": ["--to", "c"]}[command]
     code, _, err, seconds = run_cli([command, path, *extra])
-    assert_usage_error(code, err, "register count '2000000000' is out of range: 1 to 16")
+    assert_usage_error(code, err, "register count '2000000000' is out of range: 1 to 14")
     assert seconds < 5
 
 
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--registers", "2000000000"], "--registers must be between 1 and 16"),
+        (["--registers", "2000000000"], "--registers must be between 1 and 14"),
         (["--random-rows", "2000000000"], "--random-rows must be between 0 and 1000000"),
         (["--n", str(10**30)], "--n must be between 1 and 8"),
     ],
@@ -128,7 +128,7 @@ def test_huge_operands_instruction_counts_and_files_are_refused(tmp_path):
     cases = [
         ("; task: sort3\nmov r0, m" + "9" * 10_000 + "\n", "memory slot 'm99999"),
         ("; task: sort3\nmov r1" + "0" * 10_000 + ", m0\n", "register 'r1000"),
-        ("mov r0, m0\nmov r99, m1\n", "register 'r99' out of range: at most r15"),
+        ("mov r0, m0\nmov r99, m1\n", "register 'r99' out of range: at most r13"),
         ("; task: sort3\n" + "mov r0, m0\n" * 10_001, "too many instructions"),
         ("; task: sort3\n" + ";" * (asm.MAX_FILE_BYTES + 1), "file too large"),
         (b"; task: sort3\n\xff\xfe mov\n", "not a UTF-8 text file"),
@@ -155,7 +155,7 @@ def test_prove_with_a_huge_max_length_is_answered_by_the_network(compiled):
 
 
 def test_library_bounds():
-    with pytest.raises(ValueError, match="register counts 1 to 16"):
+    with pytest.raises(ValueError, match="register counts 1 to 14"):
         SortTask(3, 2_000_000_000)
     with pytest.raises(ValueError, match="sort sizes 1 to 8"):
         SortTask(9)
@@ -265,7 +265,7 @@ def test_prove_returns_undecided_at_its_time_limit(compiled):
 LAYOUT_FLAGS = [
     (["--n", "0"], "--n must be between 1 and 8, got 0"),
     (["--n", "9"], "--n must be between 1 and 8, got 9"),
-    (["--registers", "0"], "--registers must be between 1 and 16, got 0"),
+    (["--registers", "0"], "--registers must be between 1 and 14, got 0"),
 ]
 
 
@@ -387,7 +387,7 @@ def test_a_kernel_that_cannot_be_written_after_the_search_is_printed(
     def fail(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(search, "write_kernel", fail)
+    monkeypatch.setattr(catalogue, "write_kernel", fail)
     code, out, err, _ = run_cli(
         ["search", "--n", "2", "--method", "exact", "--out", str(tmp_path), *json_flag]
     )

@@ -7,12 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alphadev import asm
-from alphadev.catalogue import fast_is_better
+from alphadev.catalogue import fast_is_better, write_fastest
 from alphadev.cost import predict
 from alphadev.exact import assemble, network_core
+from alphadev.export import lowering_error
 from alphadev.pareto import ParetoSet, Scored, pick, score
-from alphadev.search import SearchConfig, run_search, write_fastest
-from alphadev.tasks import SortTask
+from alphadev.search import SearchConfig, run_search
+from alphadev.tasks import SortTask, verify
 
 from .conftest import ROOT
 
@@ -67,6 +68,25 @@ def test_pick_without_timing_follows_the_model():
     assert pick(front, "throughput", network, native=False)[0].throughput == 9.0
     chosen, timed, note = pick(front, "latency", network, native=False)
     assert chosen.latency == 22.0 and timed is None and "--no-native" in note
+
+
+@pytest.mark.skipif(GCC is None, reason="gcc is not installed")
+def test_a_kernel_with_no_x86_lowering_is_left_out_of_the_timing():
+    """With --isa full a correct kernel may read, after a min, flags the lowered min would
+    overwrite: it cannot be timed, and the pick goes on without it (it raised before)."""
+    task = SortTask(2, 3, "full")
+    mixed = asm.parse(
+        "mov r0, m0\nmov r1, m1\ncmp r0, r1\nmov r2, r0\nmin r0, r1\ncmovl r2, r1\n"
+        "mov m0, r0\nmov m1, r2\n",
+        n=2,
+        registers=3,
+    ).program
+    assert verify(mixed, task).correct and lowering_error(mixed, "gpr") is not None
+    network = score(assemble(task, network_core(task)), "network", 0.0)
+    front = ParetoSet()
+    front.add(score(mixed, "mixed", 0.0))
+    chosen, timed, note = pick(front, "latency", network)
+    assert chosen is network and timed is not None and "0 candidates" in note
 
 
 @pytest.mark.skipif(GCC is None, reason="gcc is not installed")

@@ -134,14 +134,16 @@ class _ZeroOne:
             sorted_mask |= 1 << (((1 << n) - 1) ^ ((1 << (n - ones)) - 1))
         self.sorted_mask = sorted_mask
         self.pairs = list(itertools.combinations(range(n), 2))
-        self.maps = {}
+        # Comparator (i, j), i < j, moves a vector v with bit i set and bit j clear to
+        # v - 2^i + 2^j: in the set's bits, every member of ``movers`` shifts up by the same
+        # 2^j - 2^i, so a whole set is mapped by three big-int operations (:meth:`apply`).
+        self.moves = {}
         for i, j in self.pairs:
-            table = []
+            movers = 0
             for v in range(self.size):
                 if (v >> i) & 1 and not (v >> j) & 1:
-                    v = v ^ (1 << i) ^ (1 << j)
-                table.append(v)
-            self.maps[(i, j)] = table
+                    movers |= 1 << v
+            self.moves[(i, j)] = (movers, self.full ^ movers, (1 << j) - (1 << i))
         # Wire k is settled for vector v when bit k already equals the sorted vector's.
         self.unsettled_masks = []
         for k in range(n):
@@ -157,14 +159,10 @@ class _ZeroOne:
         self.upper: dict[int, int] = {}  # set -> fewest comparators is at most this
 
     def apply(self, vectors: int, pair: tuple[int, int]) -> int:
-        table = self.maps[pair]
-        out = 0
-        v = vectors
-        while v:
-            low = v & -v
-            out |= 1 << table[low.bit_length() - 1]
-            v ^= low
-        return out
+        """The set of vectors after comparator ``pair`` (i < j: the smaller value to wire
+        i) on every vector of ``vectors``."""
+        movers, stayers, shift = self.moves[pair]
+        return (vectors & stayers) | ((vectors & movers) << shift)
 
     def is_sorted(self, vectors: int) -> bool:
         return vectors & ~self.sorted_mask == 0

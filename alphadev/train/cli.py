@@ -24,6 +24,7 @@ from typing import NoReturn
 from alphadev.cluster import ClusterError, import_ray
 from alphadev.network import CheckpointError
 from alphadev.options import DefaultsFormatter, add_options
+from alphadev.progress import plural
 from alphadev.train.checkpoints import CHECKPOINT, RunFolderError, load_checkpoint
 from alphadev.train.config import TrainConfig
 
@@ -245,8 +246,9 @@ def _main(argv: list[str], started: float) -> int:
     elif result.stop_reason == "steps":
         why = f"{config.steps:,} steps reached"
     print(
-        f"run {result.run_dir}: stopped at step {result.step} ({why}), episodes "
-        f"{result.episodes}, best length {result.best_length or '-'}; checkpoint "
+        f"run {result.run_dir}: stopped at step {result.step} ({why}), "
+        f"{plural(result.episodes, 'episode')} played, best length {result.best_length or '-'}; "
+        "checkpoint "
         f"{result.checkpoint}"
     )
     return 130 if result.interrupted else 0

@@ -55,6 +55,7 @@ from alphadev.atomic import write_atomic
 from alphadev.game import AssemblyGame
 from alphadev.isa import Program
 from alphadev.network import CheckpointError, NetworkConfig, PolicyValueNet, load_network
+from alphadev.progress import plural
 from alphadev.replay import ReplayBuffer, Sample
 from alphadev.tasks import SortTask, verify
 from alphadev.train.checkpoints import (
@@ -477,8 +478,9 @@ def run(
                 if config.workers and curriculum.target != target_before:
                     play.publish()
                 if on_status is not None and counters.step == 0:
-                    on_status(f"self-play: {counters.episodes} episodes, {len(replay)} of "
-                              f"{config.min_replay} positions before the first step")  # fmt: skip
+                    played = plural(counters.episodes, "episode")
+                    on_status(f"self-play: {played}, {len(replay)} of {config.min_replay} "
+                              "positions before the first step")  # fmt: skip
             # One learner step (dropped whole if the time runs out in it).
             from_demos = round(config.batch_size * config.demo_fraction) if len(demos) else 0
             batch = replay.sample(config.batch_size - from_demos, rng)
