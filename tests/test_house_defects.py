@@ -215,3 +215,17 @@ def test_the_architecture_page_says_best_first_replays_its_paths():
     flat = " ".join(text.split())
     assert "replaying its path from the root" in flat
     assert not re.search(r"every engine[^.]*never a replay", flat, flags=re.IGNORECASE)
+
+
+def test_the_driver_reads_tree_counters_by_their_named_slots():
+    """mcts.driver indexes Tree.counters only through the named slots of mcts.tree."""
+    import re
+
+    from alphadev.mcts import tree
+
+    slots = [tree.C_NODES, tree.C_SIMULATIONS, tree.C_BOUND, tree.C_EVALUATIONS, tree.C_FULL,
+             tree.C_FOUND]  # fmt: skip
+    assert [tree.I_COUNTERS[i] for i in slots] == [
+        "nodes", "simulations", "bound", "evaluations", "full", "found"]  # fmt: skip
+    source = (ROOT / "alphadev" / "mcts" / "driver.py").read_text()
+    assert not re.search(r"counters\[\d", source)

@@ -6,9 +6,16 @@ from hypothesis import strategies as st
 from alphadev import asm
 from alphadev.bounds import DEAD, lower_bound
 from alphadev.game import AssemblyGame
-from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig, UniformEvaluator
+from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
 from alphadev.mcts import tree as T
 from alphadev.mcts.potential import phi_of_state
+
+
+class UniformEvaluator(HeuristicEvaluator):
+    """No network and no potential: a uniform prior and value 0 (a pure tree search)."""
+
+    phi_weight = 0.0
+
 
 OPTIMAL_SORT2 = {"cmov": 8, "minmax": 7}  # by exhaustive search (tests/test_game.py)
 

@@ -12,7 +12,6 @@ from alphadev.mcts.driver import (
     Evaluator,
     HeuristicEvaluator,
     MCTSConfig,
-    UniformEvaluator,
 )
 
-__all__ = ["MCTS", "Evaluator", "HeuristicEvaluator", "MCTSConfig", "UniformEvaluator"]
+__all__ = ["MCTS", "Evaluator", "HeuristicEvaluator", "MCTSConfig"]

@@ -1,10 +1,11 @@
 """The MCTS a caller drives: roots, simulations, root decisions (visit counts or Gumbel).
 
 Node ids are ints into a :class:`~alphadev.mcts.tree.Tree`; everything per simulation runs in
-compiled code. With a *compiled* evaluator (:class:`HeuristicEvaluator`,
-:class:`UniformEvaluator`: no Python per leaf) a whole call of :meth:`MCTS.run` is one compiled
-loop; otherwise each batch of ``batch_size`` descents (virtual loss) sends its distinct leaves
-to the evaluator in one call, ``[B, A]`` logits and ``[B]`` values, the way ``mctx`` batches.
+compiled code. With a *compiled* evaluator (:class:`HeuristicEvaluator`, or a subclass that
+sets ``phi_weight = 0`` for a pure tree search: no Python per leaf) a whole call of
+:meth:`MCTS.run` is one compiled loop; otherwise each batch of ``batch_size`` descents
+(virtual loss) sends its distinct leaves to the evaluator in one call, ``[B, A]`` logits and
+``[B]`` values, the way ``mctx`` batches.
 
 * PUCT selection with ``pb_c_init``/``pb_c_base``; Dirichlet noise on a root prior.
 * Gumbel root selection with sequential halving (Danihelka et al., 2022) and the completed-Q
@@ -34,7 +35,6 @@ __all__ = [
     "Evaluator",
     "HeuristicEvaluator",
     "MCTSConfig",
-    "UniformEvaluator",
 ]
 
 
@@ -84,12 +84,6 @@ class HeuristicEvaluator:
     def evaluate(self, states: Sequence[GameState]) -> tuple[np.ndarray, np.ndarray]:
         b = len(states)
         return np.zeros((b, self.game.num_actions), np.float32), np.zeros(b)
-
-
-class UniformEvaluator(HeuristicEvaluator):
-    """No network and no potential: a uniform prior and value 0 (a pure tree search)."""
-
-    phi_weight = 0.0
 
 
 class MCTS:
@@ -146,29 +140,29 @@ class MCTS:
     @property
     def simulations(self) -> int:
         """Simulations run in total (across resets)."""
-        return int(self.tree.counters[1]) + self._past_simulations
+        return int(self.tree.counters[T.C_SIMULATIONS]) + self._past_simulations
 
     @property
     def evaluations(self) -> int:
         """Leaves evaluated in total (across resets)."""
-        return int(self.tree.counters[3]) + self._past_evaluations
+        return int(self.tree.counters[T.C_EVALUATIONS]) + self._past_evaluations
 
     @property
     def nodes(self) -> int:
         """Nodes in the current tree."""
-        return int(self.tree.counters[0])
+        return int(self.tree.counters[T.C_NODES])
 
     @property
     def bound(self) -> int | None:
         """The best correct length known (nodes that cannot beat it are dead), or None."""
-        value = int(self.tree.counters[2])
+        value = int(self.tree.counters[T.C_BOUND])
         return None if value > self.game.max_length else value
 
     @bound.setter
     def bound(self, value: int | None) -> None:
         # A program has at most max_length moves: a node that cannot finish by then is dead.
         limit = self.game.max_length + 1
-        self.tree.counters[2] = limit if value is None else min(int(value), limit)
+        self.tree.counters[T.C_BOUND] = limit if value is None else min(int(value), limit)
 
     # ------------------------------------------------------------------ nodes
 
@@ -191,12 +185,12 @@ class MCTS:
 
     def reset(self) -> None:
         """Forget every node (the bound and the counters are kept)."""
-        self._past_simulations += int(self.tree.counters[1])
-        self._past_evaluations += int(self.tree.counters[3])
-        bound = self.tree.counters[2]
+        self._past_simulations += int(self.tree.counters[T.C_SIMULATIONS])
+        self._past_evaluations += int(self.tree.counters[T.C_EVALUATIONS])
+        bound = self.tree.counters[T.C_BOUND]
         T.clear(self.tree)
-        self.tree.counters[1] = self.tree.counters[3] = 0
-        self.tree.counters[2] = bound
+        self.tree.counters[T.C_SIMULATIONS] = self.tree.counters[T.C_EVALUATIONS] = 0
+        self.tree.counters[T.C_BOUND] = bound
         self._roots.clear()
         self.resets += 1
 
@@ -244,11 +238,11 @@ class MCTS:
     # ------------------------------------------------------------------ simulations
 
     def _drain(self) -> None:
-        found = int(self.tree.counters[5])
+        found = int(self.tree.counters[T.C_FOUND])
         if found and self.on_correct is not None:
             for node in self.tree.found[: min(found, len(self.tree.found))]:
                 self.on_correct(self.state(int(node)))
-        self.tree.counters[5] = 0
+        self.tree.counters[T.C_FOUND] = 0
 
     def ensure_expanded(self, node: int) -> None:
         """Evaluate and expand ``node`` if it is a fresh non-terminal node."""

@@ -42,6 +42,12 @@ from alphadev.mcts.potential import phi
 
 __all__ = [
     "CORRECT",
+    "C_BOUND",
+    "C_EVALUATIONS",
+    "C_FOUND",
+    "C_FULL",
+    "C_NODES",
+    "C_SIMULATIONS",
     "DOMINATED",
     "EXHAUSTED",
     "EXPANDED",
@@ -65,7 +71,16 @@ _PB_C_INIT, _PB_C_BASE, _VL, _DISCOUNT, _CW, _BONUS, _LW, _MAX_SCORE, _PHI_W, _P
 
 #: Layout of ``Tree.counters`` (int64).
 I_COUNTERS = ("nodes", "simulations", "bound", "evaluations", "full", "found")
-_NODES, _SIMS, _BOUND, _EVALS, _FULL, _FOUND = range(6)
+#: Named slots of ``Tree.counters`` (in the order of :data:`I_COUNTERS`).
+C_NODES, C_SIMULATIONS, C_BOUND, C_EVALUATIONS, C_FULL, C_FOUND = range(len(I_COUNTERS))
+_NODES, _SIMS, _BOUND, _EVALS, _FULL, _FOUND = (
+    C_NODES,
+    C_SIMULATIONS,
+    C_BOUND,
+    C_EVALUATIONS,
+    C_FULL,
+    C_FOUND,
+)
 
 #: ``Tree.counters[bound]`` when no correct length is known.
 NO_BOUND = 1 << 30
