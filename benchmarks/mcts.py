@@ -72,7 +72,8 @@ def main() -> None:
         game = AssemblyGame(n=n)
         net = PolicyValueNet()
         run_game(game, 0.2, random.Random(0))  # warm the caches and code paths
-        run_mcts(game, HeuristicEvaluator(game), 0.5, 0)
+        run_mcts(game, HeuristicEvaluator(game), 0.5, 0)  # compiled loop: compiles here
+        run_mcts(game, NetworkEvaluator(net, game), 0.5, 0)  # batched leaves: other kernels
         moves, moves_s = run_game(game, seconds, random.Random(1))
         h_sims, h_s, h_best = run_mcts(game, HeuristicEvaluator(game), seconds, 1)
         n_sims, n_s, n_best = run_mcts(game, NetworkEvaluator(net, game), seconds, 1)
