@@ -1,0 +1,5 @@
+import sys
+
+from alphadev.cli import main
+
+sys.exit(main())
