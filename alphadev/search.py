@@ -81,6 +81,10 @@ MCTS_CHUNK_ROWS = 1 << 16
 #: Up to this n a speed objective runs the comparator beam a second time, ranked by the cost
 #: model (sort6: about 15 s); beyond, the trade-off set holds what the length beam finished.
 SPEED_BEAM_MAX_N = 6
+#: From this n on, the exact lane first lowers the optimal-size sorting network with its
+#: comparators in the order the beam finds cheapest (sort8 cmov: 90 in about 20 s), before the
+#: comparator search, which at n = 8 spends minutes proving comparator prefixes.
+ANY_ORDER_MIN_N = 7
 #: Finished kernels of a comparator beam scored for the trade-off set.
 SPEED_VARIANTS = 64
 #: Registers the best-first beam takes at most.
@@ -415,7 +419,9 @@ def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
     """The exact lane (a worker thread; the numba kernels release the GIL), in phases:
 
     1. constructed seeds: the lowered sorting network and, where it lowers shorter, the
-       insertion composition (sort n-1, then insert the last value);
+       insertion composition (sort n-1, then insert the last value); from n =
+       :data:`ANY_ORDER_MIN_N` on, the network lowered with its comparators in the cheapest
+       order the beam finds (:func:`alphadev.exact.comparators.lower_network_any_order`);
     2. the comparator search (compare-exchange moves with their cheapest lowerings; not a
        proof);
     3. for n <= :data:`EXACT_MAX_N`: exact tail searches, then the exact descent ("is there a
@@ -433,6 +439,17 @@ def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
         shared.offer(exact.assemble(task, seed.core), "insertion composition (constructed)")
     if shared.stop.is_set():
         return
+    if task.n >= ANY_ORDER_MIN_N:  # where the comparator search is slow to finish
+        reordered = comparators.lower_network_any_order(
+            task, exact.sorting_network(task.n), control=control, seed=config.seed, variants=4
+        )
+        label = "sorting network lowered in the best comparator order (not a proof)"
+        if reordered.core is not None:
+            shared.offer(exact.assemble(task, reordered.core), label)
+        for variant in reordered.variants:
+            shared.consider(exact.assemble(task, variant), label)
+        if shared.stop.is_set():
+            return
     _comparator_lane(shared, config)
     if task.n > EXACT_MAX_N:
         return

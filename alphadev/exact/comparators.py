@@ -55,6 +55,7 @@ __all__ = [
     "comparator_search",
     "insertion_network",
     "lower_network",
+    "lower_network_any_order",
     "min_comparators",
 ]
 
@@ -597,6 +598,63 @@ def comparator_search(
         rows=rows,
         max_rounds=max_rounds,
         slack=lowering_slack,
+        variants=variants,
+        objective=objective,
+    )
+
+
+def lower_network_any_order(
+    task: SortTask,
+    network: list[tuple[int, int]],
+    *,
+    width: int = DEFAULT_WIDTH,
+    control: SearchControl | None = None,
+    seed: int = 0,
+    rows: np.ndarray | None = None,
+    max_rounds: int = 8,
+    variants: int = 0,
+    objective: str = "length",
+) -> ComparatorResult:
+    """The shortest lowering of ``network`` the beam finds with its comparators in any order
+    that keeps, on every wire, the order of the comparators touching it (so every order sorts
+    exactly as ``network`` does). Which comparators come first decides which stale copies a
+    lowering can reuse; the beam picks, at each level, among the comparators whose earlier
+    wire-sharers are all applied. No 0-1 test is needed (the network is known to sort), so
+    this reaches n = 8, where :func:`comparator_search` spends its time proving prefixes."""
+    network = [(int(i), int(j)) for i, j in network]
+    for i, j in network:
+        if not 0 <= i < j < task.n:
+            raise ValueError(f"comparator ({i}, {j}) is not i < j on {task.n} wires")
+    before = [
+        frozenset(m for m in range(k) if set(network[m]) & set(network[k]))
+        for k in range(len(network))
+    ]
+
+    def ready(applied: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+        done: set[int] = set()
+        indices = range(len(network))
+
+        def free(k: int) -> bool:  # not applied yet, and every earlier wire-sharer applied
+            return k not in done and before[k] <= done
+
+        for pair in applied:  # each applied pair is the first ready comparator equal to it
+            done.add(next(k for k in indices if free(k) and network[k] == pair))
+        return list(dict.fromkeys(network[k] for k in indices if free(k)))
+
+    def choose_for(beam: _Beam):
+        def choose(level: int, node: _Node):
+            return ready(node.network)
+
+        return choose
+
+    return _drive(
+        task,
+        choose_for,
+        width=width,
+        control=control,
+        seed=seed,
+        rows=rows,
+        max_rounds=max_rounds,
         variants=variants,
         objective=objective,
     )
