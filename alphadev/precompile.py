@@ -21,8 +21,10 @@ group with the argument types a real run uses:
 
 Nothing here changes a result. A group whose kernels are already cached starts no helper; a
 group the helper could not compile (no writable cache, the helper died, a new argument type) is
-compiled by the lane itself, as before. The helper is stopped when the search ends (what it
-compiled so far stays cached), and exits by itself if the search's process dies.
+compiled by the lane itself, as before. When the search ends on its own the helper finishes
+its groups at low priority after the search's process has exited (the next run then has every
+lane at once); an interrupted search stops it (what it compiled so far stays cached); and it
+exits by itself if the search's process is killed.
 ``ALPHADEV_PRECOMPILE=0`` in the environment turns the helper off (the test suite does, so its
 two workers do not compete with helpers stopped a second after they start).
 """
@@ -106,7 +108,7 @@ class Precompiler:
         try:
             self._process = subprocess.Popen(
                 self.command(todo, isa),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 text=True, env=os.environ.copy(), start_new_session=True,
             )  # fmt: skip
         except OSError:  # no helper: every lane compiles its own kernels
@@ -152,15 +154,27 @@ class Precompiler:
             if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
                 return
 
-    def close(self) -> None:
-        """Stop the helper if it still runs (what it compiled so far stays in the cache)."""
+    def close(self, finish: bool = False) -> tuple[str, ...]:
+        """Stop the helper if it still runs (what it compiled so far stays in the cache); with
+        ``finish``, let it compile its remaining groups at low priority after this process
+        exits instead, so the next run finds them cached. Returns the groups left to it."""
         process = self._process
-        if process is not None and process.poll() is None:
-            process.terminate()
+        if process is None or process.poll() is not None:
+            return ()
+        left = tuple(g for g in self.helper_groups if not self._ready[g].is_set())
+        if finish and left and process.stdin is not None:
             try:
-                process.wait(2.0)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                process.stdin.write("finish\n")
+                process.stdin.close()
+                return left
+            except OSError:  # it ended meanwhile
+                return ()
+        process.terminate()
+        try:
+            process.wait(2.0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        return ()
 
 
 # --- the workloads (run in the helper process) -----------------------------------------------
@@ -237,14 +251,32 @@ def warm(groups: Iterable[str], isa: str = "cmov", say: Callable[[str], None] = 
 
 def _exit_with_parent(parent: int) -> None:
     """In the helper: exit as soon as the search process ``parent`` that started it is gone
-    (killed, say), so no helper outlives its command by more than a fraction of a second."""
+    (killed, say), so no helper outlives its command by more than a fraction of a second;
+    unless the search said ``finish`` on stdin before it ended: then compile what is left at
+    low priority, and exit."""
+    finish = threading.Event()
+
+    def listen() -> None:
+        for line in sys.stdin:
+            if line.strip() == "finish":
+                with contextlib.suppress(OSError):
+                    os.nice(10)
+                finish.set()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.2)
-        os._exit(0)
+        if not finish.wait(0.5):  # the word and the parent's end may cross
+            os._exit(0)
 
+    threading.Thread(target=listen, name="finish-listen", daemon=True).start()
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _say(line: str) -> None:
+    """Tell the search a group is ready (nobody listens once it ended: that is fine)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -258,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
             parent = int(args[1])
         args = args[2:]
     _exit_with_parent(parent)
-    warm([g for g in args if g in WORKLOADS], isa, say=lambda line: print(line, flush=True))
+    warm([g for g in args if g in WORKLOADS], isa, say=_say)
 
 
 if __name__ == "__main__":

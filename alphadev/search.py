@@ -227,6 +227,8 @@ class SearchResult:
     left_behind: tuple[str, ...] = ()
     #: what each lane of ``left_behind`` was doing when last said ("" when not known)
     left_behind_doing: tuple[str, ...] = ()
+    #: kernel groups the compile helper goes on compiling after the search (first runs)
+    compiling_after: tuple[str, ...] = ()
     #: The tables that reached their share of ``--memory`` and how the search went on.
     memory_capped: tuple[str, ...] = ()
     #: On Ray (:mod:`alphadev.distributed`): the workers and what they ran; else empty.
@@ -667,9 +669,14 @@ def run_search(
     # while this one compiles the emulator and the comparator search.
     shared.precompiler = Precompiler(_precompile_groups(config, task), isa=config.isa)
     try:
-        return _run_lanes(config, shared, on_progress)
-    finally:
+        result = _run_lanes(config, shared, on_progress)
+    except BaseException:
         shared.precompiler.close()
+        raise
+    # A search that ended on its own lets the helper finish (at low priority, after this
+    # process) the groups it had not compiled yet: the next run then has every lane at once.
+    result.compiling_after = shared.precompiler.close(finish=result.stop_reason != "interrupted")
+    return result
 
 
 def _run_lanes(

@@ -116,3 +116,17 @@ def test_each_lane_of_a_search_names_the_groups_it_reaches_in_order():
 def test_a_search_with_the_helper_on_gives_the_same_kernel(helper_on):
     result = run_search(SearchConfig(n=3, time_limit=60, no_native=True))
     assert result.optimal and result.best.length == 17 and result.fastest is not None
+
+
+def test_a_search_that_ends_on_its_own_leaves_the_helper_to_finish(
+    helper_on, monkeypatch, tmp_path
+):
+    said = tmp_path / "said"
+    fake_helper(monkeypatch, "import sys, time\n"
+                f"open({str(said)!r}, 'w').write(sys.stdin.readline())\n"
+                "time.sleep(1)")  # fmt: skip
+    helper = Precompiler(["cost", "mcts"])
+    assert helper.close(finish=True) == ("cost", "mcts")
+    helper._process.wait(20)
+    assert said.read_text() == "finish\n"
+    assert helper.close(finish=True) == ()  # nothing left to a helper that ended

@@ -138,6 +138,14 @@ def run(args: argparse.Namespace, out: Console) -> int:
             "lost",
             file=sys.stderr,
         )
+    if result.compiling_after:
+        groups = ", ".join(result.compiling_after)
+        print(
+            f"alphadev search: note: numba goes on compiling the kernels of {groups} in the "
+            "background at low priority (up to about 30 s), so the next search has every "
+            "engine from its start",
+            file=sys.stderr,
+        )
     path, what = (None, "nothing found")
     fast_path, fast_what = (None, "")
     speed = config.objective != "length" and result.fastest is not None
