@@ -603,6 +603,15 @@ def comparator_search(
     )
 
 
+def _checked_network(task: SortTask, network: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``network`` as ``(i, j)`` int pairs; ``ValueError`` unless ``0 <= i < j < n`` for each."""
+    pairs = [(int(i), int(j)) for i, j in network]
+    for i, j in pairs:
+        if not 0 <= i < j < task.n:
+            raise ValueError(f"comparator ({i}, {j}) is not i < j on {task.n} wires")
+    return pairs
+
+
 def lower_network_any_order(
     task: SortTask,
     network: list[tuple[int, int]],
@@ -621,10 +630,7 @@ def lower_network_any_order(
     lowering can reuse; the beam picks, at each level, among the comparators whose earlier
     wire-sharers are all applied. No 0-1 test is needed (the network is known to sort), so
     this reaches n = 8, where :func:`comparator_search` spends its time proving prefixes."""
-    network = [(int(i), int(j)) for i, j in network]
-    for i, j in network:
-        if not 0 <= i < j < task.n:
-            raise ValueError(f"comparator ({i}, {j}) is not i < j on {task.n} wires")
+    network = _checked_network(task, network)
     before = [
         frozenset(m for m in range(k) if set(network[m]) & set(network[k]))
         for k in range(len(network))
@@ -673,10 +679,7 @@ def lower_network(
 ) -> ComparatorResult:
     """The shortest lowering of ``network`` (comparators ``(i, j)``, ``i < j``) the beam
     finds; a comparator already ordered on every row costs nothing and is skipped."""
-    network = [(int(i), int(j)) for i, j in network]
-    for i, j in network:
-        if not 0 <= i < j < task.n:
-            raise ValueError(f"comparator ({i}, {j}) is not i < j on {task.n} wires")
+    network = _checked_network(task, network)
 
     def choose_for(beam: _Beam):
         def choose(level: int, node: _Node):
