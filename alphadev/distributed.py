@@ -63,12 +63,12 @@ from alphadev.search import (
     EXACT_MAX_N,
     STOP_GRACE,
     Candidate,
+    Race,
     SearchConfig,
     SearchResult,
-    _comparator_lane,
-    _other_lanes,
-    _Shared,
-    _table_bits,
+    comparator_lane,
+    other_lanes,
+    table_bits,
 )
 from alphadev.tasks import SortTask, verify
 
@@ -129,7 +129,7 @@ class Incumbent:
         return None if self.best is None else self.best[1:]
 
 
-class _ClusterShared(_Shared):
+class _ClusterShared(Race):
     """A worker's best-so-far: it sends what its engines find to the incumbent and prunes with
     the incumbent's length."""
 
@@ -159,7 +159,7 @@ class SearchWorker:
         self.task = SortTask(self.config.n, self.config.registers, self.config.isa)
         self.control: exact.SearchControl | None = None
         self.shared: _ClusterShared | None = None
-        bits = _table_bits(self.config.memory_bytes // 16)
+        bits = table_bits(self.config.memory_bytes // 16)
         self.keys = np.zeros(1 << bits, dtype=np.uint64)
         self.depths = np.zeros(1 << bits, dtype=np.int16)
         self.table_for: tuple | None = None  # (max_core, depth) the table's entries belong to
@@ -211,8 +211,8 @@ class SearchWorker:
         syncer.start()
         try:
             if config.method == "auto":
-                _comparator_lane(shared, config)
-            _other_lanes(shared, config, game, None)
+                comparator_lane(shared, config)
+            other_lanes(shared, config, game, None)
         finally:
             shared.finish("done")
             with suppress(Exception):  # the incumbent is away: the driver keeps what it has
@@ -536,7 +536,7 @@ def search_on_ray(
     deadline = t0 + max(config.time_limit / 2, config.time_limit - RAY_SHUTDOWN_RESERVE)
     task = SortTask(config.n, config.registers, config.isa)
     verify(Program(task.layout, ()), task, random_rows=3)  # load the emulator once, here
-    shared = _Shared(task, config.target, t0)
+    shared = Race(task, config.target, t0)
     shared.offer(exact.assemble(task, exact.network_core(task)), "sorting network (constructed)")
     splits = config.method in ("auto", "exact") and task.n <= EXACT_MAX_N
     engine_jobs = _engine_jobs(config.method, splits, workers)

@@ -51,7 +51,10 @@ __all__ = [
     "GameState",
     "IllegalActionError",
     "RewardConfig",
+    "apply_move",
     "default_max_length",
+    "legal_mask",
+    "row_set_key",
 ]
 
 # The bookkeeping vector ``book: int64[BOOK_SIZE]`` carried by every state. Its layout is part
@@ -75,7 +78,7 @@ def default_max_length(n: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _legal_mask(actions, book, n, out):  # pragma: no cover - compiled
+def legal_mask(actions, book, n, out):  # pragma: no cover - compiled
     """Fill ``out: int8[num_actions]`` with 1 for legal actions under the rules above."""
     written = book[WRITTEN]
     next_load = book[NEXT_LOAD]
@@ -108,7 +111,7 @@ def _legal_mask(actions, book, n, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _step(
+def apply_move(
     state, flags, book, op, dst, src, n, expected, out_state, out_flags, out_book
 ):  # pragma: no cover - compiled
     """One move: child state/flags/book from the parent's; returns the child's score."""
@@ -131,7 +134,7 @@ def _step(
 
 
 @njit(cache=True, nogil=True)
-def _row_set_key(state, flags, expected, book):  # pragma: no cover - compiled
+def row_set_key(state, flags, expected, book):  # pragma: no cover - compiled
     """64-bit hash of the *set* of distinct rows ``(locations, flag, expected)`` plus the
     bookkeeping; returns ``(key, number of distinct rows)``."""
     rows, cols = state.shape
@@ -272,7 +275,7 @@ class AssemblyGame:
         if gs._mask is None:
             mask = np.zeros(self.num_actions, dtype=np.int8)
             if not self.is_terminal_length_or_correct(gs):
-                _legal_mask(self.actions, gs.book, self.n, mask)
+                legal_mask(self.actions, gs.book, self.n, mask)
             mask.setflags(write=False)
             gs._mask = mask
         return gs._mask
@@ -294,7 +297,7 @@ class AssemblyGame:
         state = np.empty_like(gs.state)
         flags = np.empty_like(gs.flags)
         book = np.empty_like(gs.book)
-        score = _step(
+        score = apply_move(
             gs.state, gs.flags, gs.book, op, dst, src, self.n, self.task.expected,
             state, flags, book,
         )  # fmt: skip
@@ -331,7 +334,7 @@ class AssemblyGame:
         the bookkeeping: states with equal keys have the same legal futures and the same
         correctness under every suffix (up to 64-bit hash collisions)."""
         if gs._key is None:
-            key, distinct = _row_set_key(gs.state, gs.flags, self.task.expected, gs.book)
+            key, distinct = row_set_key(gs.state, gs.flags, self.task.expected, gs.book)
             gs._key, gs._distinct = int(key), int(distinct)
         return gs._key
 

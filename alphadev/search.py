@@ -1,6 +1,6 @@
 """Discover, verify and save a sorting kernel: what ``alphadev search`` runs.
 
-The engines share one best-so-far (:class:`_Shared`) in two lanes, one per core:
+The engines share one best-so-far (:class:`Race`) in two lanes, one per core:
 
 * **the exact lane** (a worker thread; the numba kernels release the GIL): constructed seeds
   (the lowered sorting network, the insertion composition), the comparator search
@@ -59,10 +59,14 @@ from alphadev.tasks import SortTask, VerifyResult, verify
 __all__ = [
     "METHODS",
     "Candidate",
+    "Race",
     "SearchConfig",
     "SearchResult",
+    "comparator_lane",
     "make_evaluator",
+    "other_lanes",
     "run_search",
+    "table_bits",
 ]
 
 METHODS = ("auto", "exact", "comparators", "best-first", "mcts")
@@ -254,7 +258,7 @@ class SearchResult:
         return self.best is not None and self.verified is not None and self.verified.correct
 
 
-class _Shared:
+class Race:
     """The best-so-far both engines write to, and the stop signal."""
 
     def __init__(self, task: SortTask, target: int | None, t0: float) -> None:
@@ -417,7 +421,7 @@ def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
     return NetworkEvaluator(net, game), f"network {spec}"
 
 
-def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
+def _exact_lane(shared: Race, config: SearchConfig) -> None:
     """The exact lane (a worker thread; the numba kernels release the GIL), in phases:
 
     1. constructed seeds: the lowered sorting network and, where it lowers shorter, the
@@ -452,7 +456,7 @@ def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
             shared.consider(exact.assemble(task, variant), label)
         if shared.stop.is_set():
             return
-    _comparator_lane(shared, config)
+    comparator_lane(shared, config)
     if task.n > EXACT_MAX_N:
         return
     shared.precompiler.wait("descent", shared.stop)
@@ -470,7 +474,7 @@ def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
         best_length = shared.best_length()
         limit = best_length if best_length is not None else len(core) + 2 * task.n
         outcome = exact.find(task, limit - 2 * task.n - 1, control=control, max_nodes=10 * cap,
-                             table_bits=_table_bits(config.memory_bytes // 16))  # fmt: skip
+                             table_bits=table_bits(config.memory_bytes // 16))  # fmt: skip
         if outcome.status == "found":
             shared.offer(outcome.program, "exact descent")
             core = exact.core_of(task, outcome.program)
@@ -480,7 +484,7 @@ def _exact_lane(shared: _Shared, config: SearchConfig) -> None:
         cap *= 4
 
 
-def _comparator_lane(shared: _Shared, config: SearchConfig) -> None:
+def comparator_lane(shared: Race, config: SearchConfig) -> None:
     """The comparator search from scratch (no constructed seed): anytime, never a proof. Its
     other finished kernels enter the trade-off set; with a speed objective (n <=
     :data:`SPEED_BEAM_MAX_N`) a second beam ranked by the cost model follows."""
@@ -503,7 +507,7 @@ def _comparator_lane(shared: _Shared, config: SearchConfig) -> None:
         shared.offer(exact.assemble(task, core), label)
 
 
-def _best_first_lane(shared: _Shared, config: SearchConfig) -> None:
+def _best_first_lane(shared: Race, config: SearchConfig) -> None:
     """The best-first beam over row-set states (on the permutations, adding counterexample
     rows until a candidate verifies): anytime, never a proof."""
     shared.precompiler.wait("best_first", shared.stop)
@@ -519,7 +523,7 @@ def _best_first_lane(shared: _Shared, config: SearchConfig) -> None:
         shared.offer(exact.assemble(shared.task, found.core), "best-first beam (not a proof)")
 
 
-def _mcts(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) -> MCTS:
+def _mcts(shared: Race, config: SearchConfig, game: AssemblyGame, evaluator) -> MCTS:
     """The MCTS engine: episodes until stopped, pruned by the best length known. Returns the
     search (for its counters). The simulations of a move run in chunks of at most
     :data:`MCTS_CHUNK`, with a look at the stop signal between two."""
@@ -565,7 +569,7 @@ def _has_min_max(task: SortTask) -> bool:
     return {Op.MIN, Op.MAX} <= task.isa.ops
 
 
-def _table_bits(memory_bytes: int) -> int:
+def table_bits(memory_bytes: int) -> int:
     """log2 of the exact descent's transposition-table slots (10 bytes each) within
     ``memory_bytes``, at most 22 (40 MB). The table is lossy: a smaller one costs time, never
     soundness."""
@@ -581,7 +585,7 @@ def _mcts_config(game: AssemblyGame, memory_bytes: int) -> MCTSConfig:
     return MCTSConfig(max_nodes=max(16, min(400_000, memory_bytes // per_node)))
 
 
-def _start_lane(shared: _Shared, name: str, body: Callable[[], None]) -> threading.Thread:
+def _start_lane(shared: Race, name: str, body: Callable[[], None]) -> threading.Thread:
     """Run ``body`` on a daemon thread; an exception it raises stops the search and is raised
     again by :func:`run_search` on the calling thread."""
 
@@ -601,12 +605,12 @@ def _runs_mcts(config: SearchConfig) -> bool:
     return config.method == "mcts" or (config.method == "auto" and config.n <= MCTS_MAX_N)
 
 
-def _other_lanes(shared: _Shared, config: SearchConfig, game: AssemblyGame, evaluator) -> None:
+def other_lanes(shared: Race, config: SearchConfig, game: AssemblyGame, evaluator) -> None:
     """Everything but the exact lane, one engine after the other (the second lane);
     ``evaluator``: the MCTS's, when already made (else made here)."""
     method, task = config.method, shared.task
     if method == "comparators":
-        _comparator_lane(shared, config)
+        comparator_lane(shared, config)
     wide = task.registers > BEST_FIRST_MAX_REGISTERS
     if method == "best-first" or (method == "auto" and _has_min_max(task) and not wide):
         _best_first_lane(shared, config)  # the beam shines where min/max exist
@@ -664,7 +668,7 @@ def run_search(
     An exception raised in a lane (a bad checkpoint: ``ValueError``) is raised here."""
     t0 = time.perf_counter()
     task = SortTask(config.n, config.registers, config.isa)
-    shared = _Shared(task, config.target, t0)
+    shared = Race(task, config.target, t0)
     # On a first run a helper process compiles what the lanes need later (alphadev.precompile)
     # while this one compiles the emulator and the comparator search.
     shared.precompiler = Precompiler(_precompile_groups(config, task), isa=config.isa)
@@ -681,7 +685,7 @@ def run_search(
 
 def _run_lanes(
     config: SearchConfig,
-    shared: _Shared,
+    shared: Race,
     on_progress: Callable[[float, Candidate | None, int, int], None] | None,
 ) -> SearchResult:
     """The body of :func:`run_search`: start the lanes, watch the clock, stop them, verify."""
@@ -703,7 +707,7 @@ def _run_lanes(
         lanes.append(_start_lane(shared, "exact", lambda: _exact_lane(shared, config)))
     if method != "exact":
         lanes.append(
-            _start_lane(shared, "engines", lambda: _other_lanes(shared, config, game, evaluator))
+            _start_lane(shared, "engines", lambda: other_lanes(shared, config, game, evaluator))
         )
 
     def progress() -> None:

@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from alphadev.bounds import DEAD, lower_bound
-from alphadev.game import BOOK_SIZE, _legal_mask, _row_set_key, _step
+from alphadev.game import BOOK_SIZE, apply_move, legal_mask, row_set_key
 from alphadev.mcts.potential import phi
 
 __all__ = [
@@ -213,7 +213,7 @@ def _init_node(tree, c, actions, n, expected, max_length):  # pragma: no cover -
         tree.bound[c] = 0
     tree.edge[c, :] = 0
     if not status & TERMINAL and tree.length[c] < max_length:
-        _legal_mask(actions, tree.book[c], n, tree.edge[c])
+        legal_mask(actions, tree.book[c], n, tree.edge[c])
     if tree.length[c] >= max_length:
         status |= TERMINAL
     elif not status & TERMINAL:
@@ -246,7 +246,7 @@ def add_root(  # pragma: no cover - compiled
     tree, state, flags, book, score, length, actions, n, expected, max_length
 ):
     """The node of a given state (found, or created without a parent); -1 when full."""
-    key, _ = _row_set_key(state, flags, expected, book)
+    key, _ = row_set_key(state, flags, expected, book)
     slot, found = _lookup(tree, key)
     if found >= 0 and tree.length[found] == length:
         return found
@@ -291,7 +291,7 @@ def _make_child(tree, p, a, actions, n, expected, max_length):  # pragma: no cov
         tree.counters[_FULL] = 1
         return -1
     op, dst, src = actions[a, 0], actions[a, 1], actions[a, 2]
-    score = _step(
+    score = apply_move(
         tree.state[p], tree.flags[p], tree.book[p], op, dst, src, n, expected,
         tree.state[c], tree.flags[c], tree.book[c],
     )  # fmt: skip
@@ -301,7 +301,7 @@ def _make_child(tree, p, a, actions, n, expected, max_length):  # pragma: no cov
     if correct:
         r += tree.params[_BONUS] - tree.params[_LW] * length
     tree.reward[p, a] = r
-    key, _ = _row_set_key(tree.state[c], tree.flags[c], expected, tree.book[c])
+    key, _ = row_set_key(tree.state[c], tree.flags[c], expected, tree.book[c])
     slot, found = _lookup(tree, key)
     if found >= 0:
         if tree.length[found] == length:
