@@ -207,6 +207,15 @@ def _distinct(values, count, mask, set_keys, set_stamp, epoch, first):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _report(out, status, generated, expanded, used):  # pragma: no cover - compiled
+    """The kernel's end: its status and counters into ``out`` (int64[_O_SIZE])."""
+    out[_O_STATUS] = status
+    out[_O_NODES] = generated
+    out[_O_EXPANDED] = expanded
+    out[_O_USED] = used
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _flag_bits(f, shift):  # pragma: no cover - compiled
     return np.uint64(f + 2) << np.uint64(shift)
 
@@ -365,10 +374,7 @@ def _kernel(
     fine = rows > POLL_ROWS // POLL_EVERY
     while True:
         if fine and control[STOP] != 0:
-            out[_O_STATUS] = _STOPPED
-            out[_O_NODES] = generated
-            out[_O_EXPANDED] = expanded
-            out[_O_USED] = used
+            _report(out, _STOPPED, generated, expanded, used)
             return
         while low < buckets and heads[low] < 0:
             low += 1
@@ -461,10 +467,7 @@ def _kernel(
         child_g = g + 1
         for a in range(actions.shape[0]):
             if fine and control[STOP] != 0:
-                out[_O_STATUS] = _STOPPED
-                out[_O_NODES] = generated
-                out[_O_EXPANDED] = expanded
-                out[_O_USED] = used
+                _report(out, _STOPPED, generated, expanded, used)
                 return
             op = actions[a, 0]
             dst = actions[a, 1]
@@ -529,10 +532,7 @@ def _kernel(
             if generated % POLL_EVERY == 0 and (
                 control[STOP] != 0 or (max_nodes > 0 and generated >= max_nodes)
             ):
-                out[_O_STATUS] = _STOPPED
-                out[_O_NODES] = generated
-                out[_O_EXPANDED] = expanded
-                out[_O_USED] = used
+                _report(out, _STOPPED, generated, expanded, used)
                 return
             missing = missing_targets(cr, c_written, pt)
             if missing == 0:
@@ -548,10 +548,7 @@ def _kernel(
                 out[_O_SOLUTIONS] += 1
                 used += 1
                 if exact or out[_O_SOLUTIONS] >= max_solutions:
-                    out[_O_STATUS] = _FOUND
-                    out[_O_NODES] = generated
-                    out[_O_EXPANDED] = expanded
-                    out[_O_USED] = used
+                    _report(out, _FOUND, generated, expanded, used)
                     return
                 limit = child_g - 1  # anytime: from now on only shorter cores
                 break
@@ -647,9 +644,7 @@ def _kernel(
             out[_O_NODE_FULL] = 1
             out[_O_STATUS] = _CAPPED
             break
-    out[_O_NODES] = generated
-    out[_O_EXPANDED] = expanded
-    out[_O_USED] = used
+    _report(out, out[_O_STATUS], generated, expanded, used)
     if out[_O_STATUS] == _EXHAUSTED and out[_O_SOLUTIONS] > 0:
         out[_O_STATUS] = _FOUND
 
