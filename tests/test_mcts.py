@@ -247,3 +247,22 @@ def test_gumbel_root_selection_returns_legal_action_and_policy():
     assert legal[action]
     assert policy[~legal].sum() == 0 and policy.sum() == pytest.approx(1.0, abs=1e-5)
     assert m.simulations >= 16
+
+
+def test_gumbel_arithmetic_as_pure_functions():
+    from alphadev.mcts import gumbel as G
+
+    minmax = np.array([0.0, 2.0])
+    visits = np.array([2, 0, 1, 0])
+    q = G.normalised_q(np.zeros(4), np.array([2.0, 0.0, 2.0, 0.0]), visits, 1.0, minmax)
+    assert np.allclose(q, [0.5, 0.0, 1.0, 0.0])  # mean value / range; 0 where unvisited
+    done = G.completed_q(q, visits, value=1.0, minmax=minmax)
+    assert np.allclose(done, [0.5, 0.75, 1.0, 0.75])  # unvisited: the visited mean
+    nothing = G.completed_q(np.zeros(4), np.zeros(4, int), value=1.0, minmax=minmax)
+    assert np.allclose(nothing, 0.5)  # nothing visited: the node's own value, scaled
+    bonus = G.sigma(done, visits, c_visit=50.0, c_scale=1.0)
+    assert np.allclose(bonus, 52.0 * done)
+    legal = np.array([True, True, True, False])
+    policy = G.improved_policy(G.prior_logits(np.full(4, 0.25)), bonus, legal)
+    assert policy.dtype == np.float32 and policy[3] == 0 and abs(policy.sum() - 1) < 1e-6
+    assert policy.argmax() == 2  # the best completed Q wins under a uniform prior

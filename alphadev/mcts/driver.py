@@ -28,6 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from alphadev.game import AssemblyGame, GameState
+from alphadev.mcts import gumbel as G
 from alphadev.mcts import tree as T
 
 __all__ = [
@@ -337,42 +338,24 @@ class MCTS:
             weights = np.ones_like(weights)
         return int(self.rng.choice(candidates, p=weights / weights.sum()))
 
-    def _q(self, node: int) -> np.ndarray:
-        """float64[A]: normalised Q per action (0 where unvisited)."""
-        t = self.tree
-        n = t.visits[node].astype(np.float64)
-        q = t.reward[node] + self.config.discount * np.divide(
-            t.value_sum[node], n, out=np.zeros_like(n), where=n > 0
-        )
-        lo, hi = t.minmax
-        q = np.clip((q - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.zeros_like(q)
-        return np.where(n > 0, q, 0.0)
-
     def _completed_q(self, node: int) -> np.ndarray:
-        visited = self.tree.visits[node] > 0
-        q = self._q(node)
-        if visited.any():
-            mixed = float(q[visited].mean())
-        else:
-            lo, hi = self.tree.minmax
-            v = self.tree.value[node]
-            mixed = float(np.clip((v - lo) / (hi - lo), 0, 1)) if hi > lo else 0.0
-        return np.where(visited, q, mixed)
+        t = self.tree
+        q = G.normalised_q(t.reward[node], t.value_sum[node], t.visits[node],
+                           self.config.discount, t.minmax)  # fmt: skip
+        return G.completed_q(q, t.visits[node], float(t.value[node]), t.minmax)
 
     def _sigma(self, node: int) -> np.ndarray:
         cfg = self.config
-        top = float(self.tree.visits[node].max(initial=0))
-        return (cfg.gumbel_c_visit + top) * cfg.gumbel_c_scale * self._completed_q(node)
+        return G.sigma(self._completed_q(node), self.tree.visits[node], cfg.gumbel_c_visit,
+                       cfg.gumbel_c_scale)  # fmt: skip
 
     def _logits(self, node: int) -> np.ndarray:
-        return np.log(np.maximum(self.tree.prior[node].astype(np.float64), 1e-12))
+        return G.prior_logits(self.tree.prior[node])
 
     def improved_policy(self, node: int) -> np.ndarray:
         """float32[A]: softmax(logits + sigma(completed Q)) over the legal actions."""
         legal = self.tree.edge[node] != T.ILLEGAL
-        z = np.where(legal, self._logits(node) + self._sigma(node), -np.inf)
-        z = np.exp(z - z.max())
-        return (z / z.sum()).astype(np.float32)
+        return G.improved_policy(self._logits(node), self._sigma(node), legal)
 
     def gumbel_search(self, node: int, simulations: int) -> tuple[int, np.ndarray, int]:
         """Gumbel root selection with sequential halving from ``node``. Returns ``(action,
