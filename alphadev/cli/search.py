@@ -86,26 +86,11 @@ def _write_found(result, args: argparse.Namespace, speed: bool):
 
 def run(args: argparse.Namespace, out: Console) -> int:
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
-    from alphadev import asm
     from alphadev.interrupts import on_sigint
-    from alphadev.options import config_from_args
-    from alphadev.search import SearchConfig, run_search
+    from alphadev.search import run_search
 
-    try:
-        config = config_from_args(SearchConfig, args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if args.checkpoint not in (None, "untrained", "heuristic"):
-        checkpoint = Path(args.checkpoint)
-        if not exists(checkpoint, "--checkpoint"):
-            raise UsageError(f"--checkpoint: {clip(args.checkpoint, 200)}: no such file")
-        if not checkpoint.is_file():
-            raise UsageError(f"--checkpoint: {clip(args.checkpoint, 200)}: not a regular file")
-    check_out_dir(args.out)
-    check_ray(args)
+    config = _checked_config(args)
     err = Console(stderr=True, highlight=False)
     with reporter(err, total=config.time_limit, label=f"sort{config.n} search") as report:
 
@@ -126,6 +111,66 @@ def run(args: argparse.Namespace, out: Console) -> int:
                                        on_progress=on_progress)  # fmt: skip
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+    _print_notes(result)
+    path, what = (None, "nothing found")
+    fast_path, fast_what = (None, "")
+    speed = config.objective != "length" and result.fastest is not None
+    late: list[int] = []  # a Ctrl-C now waits for the writes (the atomic renames) to finish
+    with on_sigint(lambda: late.append(1)):
+        if result.correct:
+            path, what, fast_path, fast_what = _write_found(result, args, speed)
+    if late:
+        result.stop_reason = "interrupted"
+    if result.stop_reason == "interrupted":
+        _ignore_further_interrupts()  # it is exiting 130 with what it kept: nothing to stop
+    best = result.best
+    interrupted = result.stop_reason == "interrupted"
+    if interrupted:
+        kept = (
+            f"kept the best kernel found, length {best.length}, verified ({what})"
+            if result.correct
+            else "no kernel was found before it"
+        )
+        print(f"alphadev search: interrupted; {kept}", file=sys.stderr)
+    code = INTERRUPTED if interrupted else (OK if result.correct else FAILED)
+    if args.json:
+        print(json.dumps(_summary_json(result, config, path, what, fast_path, fast_what), indent=2))
+        return code
+    if best is None:
+        out.print(
+            f"[red]no correct sort{args.n} found[/] in {result.seconds:.1f} s "
+            f"({result.stop_reason})"
+        )
+        for text in result.memory_capped:
+            out.print(f"memory cap hit: {text}")
+        return code
+    _print_summary(out, result, config, what, fast_what, speed)
+    return code
+
+
+def _checked_config(args: argparse.Namespace):
+    """The ``SearchConfig`` of the flags, every flag and path checked before any work (one
+    line and exit 2 through ``UsageError``)."""
+    from alphadev.options import config_from_args
+    from alphadev.search import SearchConfig
+
+    try:
+        config = config_from_args(SearchConfig, args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.checkpoint not in (None, "untrained", "heuristic"):
+        checkpoint = Path(args.checkpoint)
+        if not exists(checkpoint, "--checkpoint"):
+            raise UsageError(f"--checkpoint: {clip(args.checkpoint, 200)}: no such file")
+        if not checkpoint.is_file():
+            raise UsageError(f"--checkpoint: {clip(args.checkpoint, 200)}: not a regular file")
+    check_out_dir(args.out)
+    check_ray(args)
+    return config
+
+
+def _print_notes(result) -> None:
+    """The notes on stderr: a lane left behind, kernels still compiling in the background."""
     if result.left_behind:
         doing = result.left_behind_doing or ("",) * len(result.left_behind)
         lanes = " and ".join(
@@ -146,70 +191,48 @@ def run(args: argparse.Namespace, out: Console) -> int:
             "engine from its start",
             file=sys.stderr,
         )
-    path, what = (None, "nothing found")
-    fast_path, fast_what = (None, "")
-    speed = config.objective != "length" and result.fastest is not None
-    late: list[int] = []  # a Ctrl-C now waits for the writes (the atomic renames) to finish
-    with on_sigint(lambda: late.append(1)):
-        if result.correct:
-            path, what, fast_path, fast_what = _write_found(result, args, speed)
-    if late:
-        result.stop_reason = "interrupted"
-    if result.stop_reason == "interrupted":
-        _ignore_further_interrupts()  # it is exiting 130 with what it kept: nothing to stop
-    best = result.best
-    fastest = result.fastest
-    interrupted = result.stop_reason == "interrupted"
-    if interrupted:
-        kept = (
-            f"kept the best kernel found, length {best.length}, verified ({what})"
-            if result.correct
-            else "no kernel was found before it"
-        )
-        print(f"alphadev search: interrupted; {kept}", file=sys.stderr)
-    code = INTERRUPTED if interrupted else (OK if result.correct else FAILED)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "correct": result.correct,
-                    "length": best.length if best else None,
-                    "core_length": best.core_length if best else None,
-                    "critical_path": best.critical_path if best else None,
-                    "seconds": round(result.seconds, 3),
-                    "seconds_to_best": round(best.seconds, 3) if best else None,
-                    "simulations": result.simulations,
-                    "states": result.states,
-                    "path": str(path) if path else None,
-                    "written": what,
-                    "found_by": best.found_by if best else None,
-                    "optimal": result.optimal,
-                    "stop_reason": result.stop_reason,
-                    "evaluator": result.evaluator,
-                    "peak_rss_mb": _peak_rss_mb(),
-                    "memory": config.memory,
-                    "memory_capped": list(result.memory_capped),
-                    "cluster": result.cluster or None,
-                    "objective": config.objective,
-                    "cycles_throughput": fastest.throughput if fastest else None,
-                    "cycles_latency": fastest.latency if fastest else None,
-                    "fastest": _fastest_json(result, fast_path, fast_what) if fastest else None,
-                },
-                indent=2,
-            )
-        )
-        return code
-    if best is None:
-        out.print(
-            f"[red]no correct sort{args.n} found[/] in {result.seconds:.1f} s "
-            f"({result.stop_reason})"
-        )
-        for text in result.memory_capped:
-            out.print(f"memory cap hit: {text}")
-        return code
+
+
+def _summary_json(result, config, path, what: str, fast_path, fast_what: str) -> dict:
+    """The ``--json`` summary (keys documented in docs/commands.md)."""
+    best, fastest = result.best, result.fastest
+    return {
+        "correct": result.correct,
+        "length": best.length if best else None,
+        "core_length": best.core_length if best else None,
+        "critical_path": best.critical_path if best else None,
+        "seconds": round(result.seconds, 3),
+        "seconds_to_best": round(best.seconds, 3) if best else None,
+        "simulations": result.simulations,
+        "states": result.states,
+        "path": str(path) if path else None,
+        "written": what,
+        "found_by": best.found_by if best else None,
+        "optimal": result.optimal,
+        "stop_reason": result.stop_reason,
+        "evaluator": result.evaluator,
+        "peak_rss_mb": _peak_rss_mb(),
+        "memory": config.memory,
+        "memory_capped": list(result.memory_capped),
+        "cluster": result.cluster or None,
+        "objective": config.objective,
+        "cycles_throughput": fastest.throughput if fastest else None,
+        "cycles_latency": fastest.latency if fastest else None,
+        "fastest": _fastest_json(result, fast_path, fast_what) if fastest else None,
+    }
+
+
+def _print_summary(out: Console, result, config, what: str, fast_what: str, speed: bool) -> None:
+    """The listing (the fastest kernel with a speed objective) and the summary table."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from alphadev import asm
+
+    best, fastest = result.best, result.fastest
     shown = fastest if speed else best
     out.print(asm.format(shown.program, header=None), end="", markup=False)
-    table = Table(title=f"alphadev search: sort{args.n} ({config.isa})", show_header=False)
+    table = Table(title=f"alphadev search: sort{config.n} ({config.isa})", show_header=False)
     table.add_column("", no_wrap=True)
     table.add_column("", justify="left", overflow="fold")
     rows = [
@@ -234,7 +257,6 @@ def run(args: argparse.Namespace, out: Console) -> int:
     for key, value in rows:
         table.add_row(key, Text(value))  # paths and found_by literally, never as markup
     out.print(table)
-    return code
 
 
 def _speed_rows(result, fast_what: str) -> list[tuple[str, str]]:
