@@ -481,7 +481,8 @@ def _any_order_seeds(shared: Race, config: SearchConfig) -> None:
     """The optimal-size sorting network lowered with its comparators in the cheapest order a
     beam finds, ranked by length (the shortest enters the race), then, with a speed
     objective, ranked by the cost model (its kernels enter the trade-off set): sort8 cmov 90
-    either way, the second's measured up to 0.98x / 0.95x the network."""
+    either way; the second gave the catalogue's sort8 fast files (see
+    benchmarks/results/native.md)."""
     task, network = shared.task, exact.sorting_network(shared.task.n)
     for objective in ("length",) if config.objective == "length" else ("length", config.objective):
         if shared.stop.is_set():

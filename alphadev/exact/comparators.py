@@ -636,16 +636,25 @@ def lower_network_any_order(
         for k in range(len(network))
     ]
 
+    indices = range(len(network))
+    applied_sets: dict[tuple[tuple[int, int], ...], frozenset[int]] = {(): frozenset()}
+
+    def free(k: int, done: frozenset[int]) -> bool:  # not applied, earlier wire-sharers are
+        return k not in done and before[k] <= done
+
+    def done_of(applied: tuple[tuple[int, int], ...]) -> frozenset[int]:
+        """The network indices ``applied`` used: its parent's set plus one, each applied pair
+        being the first free comparator equal to it (one step per node, never a replay)."""
+        done = applied_sets.get(applied)
+        if done is None:
+            before_last = done_of(applied[:-1])
+            last = next(k for k in indices if free(k, before_last) and network[k] == applied[-1])
+            done = applied_sets[applied] = before_last | {last}
+        return done
+
     def ready(applied: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
-        done: set[int] = set()
-        indices = range(len(network))
-
-        def free(k: int) -> bool:  # not applied yet, and every earlier wire-sharer applied
-            return k not in done and before[k] <= done
-
-        for pair in applied:  # each applied pair is the first ready comparator equal to it
-            done.add(next(k for k in indices if free(k) and network[k] == pair))
-        return list(dict.fromkeys(network[k] for k in indices if free(k)))
+        done = done_of(applied)
+        return list(dict.fromkeys(network[k] for k in indices if free(k, done)))
 
     def choose_for(beam: _Beam):
         def choose(level: int, node: _Node):
