@@ -14,10 +14,14 @@ __all__ = [
     "FNV_PRIME",
     "FNV_SEED",
     "LAST_CMP_MARK",
+    "UNWRITTEN",
+    "column_hash",
+    "finish",
     "fnv_mix",
     "fnv_mix_sorted",
     "fnv_seed",
     "mix64",
+    "renaming_key_of",
 ]
 
 # numpy scalars at module level: numba compiles them in as constants (no cost in a kernel).
@@ -25,6 +29,8 @@ FNV_PRIME = np.uint64(0x100000001B3)
 FNV_SEED = np.uint64(0xCBF29CE484222325)
 #: XORed into a state key when the last move was a ``cmp`` (the golden-ratio constant).
 LAST_CMP_MARK = np.uint64(0x9E3779B97F4A7C15)
+#: The column hash an unwritten register counts as in a renaming-invariant key.
+UNWRITTEN = np.uint64(7)
 _SET_SEED = np.uint64(0x84222325CBF29CE4)
 _MIX_MULTIPLIER = np.uint64(0xFF51AFD7ED558CCD)
 
@@ -64,3 +70,34 @@ def mix64(x):  # pragma: no cover - compiled
     x *= _MIX_MULTIPLIER
     x ^= x >> np.uint64(33)
     return x
+
+
+@njit(cache=True, nogil=True, inline="always")
+def finish(h):  # pragma: no cover - compiled
+    """The last step of a column or flags hash: fold the high bits of ``h`` into the low."""
+    return h ^ (h >> np.uint64(29))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def column_hash(column):  # pragma: no cover - compiled
+    """Hash of an ``int8[rows]`` column (a register's values, or the flags, over the rows)."""
+    h = fnv_seed()
+    for v in column:
+        h = fnv_mix(h, v + 3)
+    return finish(h)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def renaming_key_of(column_hashes, flags_hash, flags_valid, last_cmp):  # pragma: no cover
+    """The key of an exact engine's state up to register renaming, from its parts: the
+    multiset of register column hashes (``uint64[registers]``, :data:`UNWRITTEN` for an
+    unwritten register; sorted in place), the flags' hash when ``flags_valid``, and whether the
+    last move was a ``cmp``. Never 0. Engines hash their columns their own way (all rows, a
+    subset of rows, whole 8-row words) and share this combination."""
+    key, _ = fnv_mix_sorted(column_hashes, False)
+    if flags_valid:
+        key = (key ^ flags_hash) * FNV_PRIME
+    if last_cmp:
+        key ^= LAST_CMP_MARK
+    key ^= key >> np.uint64(33)
+    return key if key != 0 else np.uint64(1)

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from alphadev.emulator import compare
+from alphadev.exact.cegis import Round, refine
 from alphadev.exact.columns import (
     column_result,
     creates_target,
@@ -69,9 +69,9 @@ from alphadev.exact.columns import (
     missing_targets,
 )
 from alphadev.exact.control import NODES, POLL_EVERY, POLL_ROWS, STOP, SearchControl
+from alphadev.exact.moves import CMP, compare_changes, may_play, play, write_changes
 from alphadev.exact.space import Core, core_actions, failing_rows
-from alphadev.hashing import FNV_PRIME, LAST_CMP_MARK, fnv_mix, fnv_mix_sorted, fnv_seed, mix64
-from alphadev.isa import Op
+from alphadev.hashing import UNWRITTEN, finish, fnv_mix, fnv_seed, mix64, renaming_key_of
 from alphadev.tasks import SortTask, tie_pattern_rows
 
 __all__ = [
@@ -82,8 +82,6 @@ __all__ = [
     "with_counterexamples",
 ]
 
-_MOV, _CMP = int(Op.MOV), int(Op.CMP)
-_CMOVL, _CMOVGE = int(Op.CMOVL), int(Op.CMOVGE)
 
 # Kernel statuses (out[0]).
 _FOUND = 0
@@ -148,12 +146,13 @@ class BestFirstResult:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _column_hash(regs, r, reps_mask, count):  # pragma: no cover - compiled
+def _masked_hash(values, mask, count):  # pragma: no cover - compiled
+    """Hash of ``values[i]`` over the rows ``i < count`` with ``mask[i] != 0``."""
     h = fnv_seed()
     for i in range(count):
-        if reps_mask[i]:
-            h = fnv_mix(h, regs[r, i] + 3)
-    return h ^ (h >> np.uint64(29))
+        if mask[i]:
+            h = fnv_mix(h, values[i] + 3)
+    return finish(h)
 
 
 @njit(cache=True, nogil=True)
@@ -162,20 +161,10 @@ def _state_key(regs, written, flags, flags_valid, last_cmp, first, count, hashes
     """Renaming-invariant hash of a state over the rows with ``first[i] != 0`` among the first
     ``count`` columns of ``regs`` (int8[registers, >= count]). ``hashes``: uint64[registers]
     work space. Never 0."""
-    num = regs.shape[0]
-    for r in range(num):
-        hashes[r] = _column_hash(regs, r, first, count) if written[r] else np.uint64(7)
-    key, _ = fnv_mix_sorted(hashes, False)
-    if flags_valid:
-        h = fnv_seed()
-        for i in range(count):
-            if first[i]:
-                h = fnv_mix(h, flags[i] + 3)
-        key = (key ^ (h ^ (h >> np.uint64(29)))) * FNV_PRIME
-    if last_cmp:
-        key ^= LAST_CMP_MARK
-    key ^= key >> np.uint64(33)
-    return key if key != 0 else np.uint64(1)
+    for r in range(regs.shape[0]):
+        hashes[r] = _masked_hash(regs[r], first, count) if written[r] else UNWRITTEN
+    flags_hash = _masked_hash(flags, first, count) if flags_valid else np.uint64(0)
+    return renaming_key_of(hashes, flags_hash, flags_valid, last_cmp)
 
 
 @njit(cache=True, nogil=True)
@@ -407,17 +396,8 @@ def _kernel(
             op = actions[a, 0]
             dst = actions[a, 1]
             src = actions[a, 2]
-            if op == _CMP:
-                for i in range(rows):
-                    cur_flags[i] = compare(cur[dst, i], cur[src, i])
-                flags_valid = 1
-                last_cmp = 1
-            else:
-                column_result(op, dst, src, cur, cur_flags, column)
-                for i in range(rows):
-                    cur[dst, i] = column[i]
-                cur_written[dst] = 1
-                last_cmp = 0
+            last_cmp = 1 if play(op, dst, src, cur, cur_written, cur_flags, column) else 0
+            flags_valid = flags_valid | last_cmp
         # Representatives: the first row of each class of equal packed rows.
         for i in range(rows):
             v = target_bits[i]
@@ -472,20 +452,12 @@ def _kernel(
             op = actions[a, 0]
             dst = actions[a, 1]
             src = actions[a, 2]
-            if not cur_written[src]:
+            if not may_play(op, dst, src, cur_written, flags_valid, last_cmp):
                 continue
             child_flags_valid = flags_valid
             child_last_cmp = 0
-            if op == _CMP:
-                if last_cmp or not cur_written[dst]:
-                    continue
-                same = flags_valid == 1
-                for j in range(count):
-                    f = compare(pr[dst, j], pr[src, j])
-                    cf[j] = f
-                    if f != pf[j]:
-                        same = False
-                if same:
+            if op == CMP:
+                if not compare_changes(pr, dst, src, pf, flags_valid, count, cf):
                     continue
                 for r in range(num_regs):
                     c_written[r] = cur_written[r]
@@ -496,25 +468,9 @@ def _kernel(
                 for j in range(count):
                     c_packed[j] = (p_packed[j] & flag_clear) | _flag_bits(cf[j], flag_shift)
             else:
-                if op == _MOV:
-                    if not cur_written[dst]:
-                        lowest = True
-                        for r in range(dst):
-                            if not cur_written[r]:
-                                lowest = False
-                        if not lowest:
-                            continue
-                elif not cur_written[dst] or (_CMOVL <= op <= _CMOVGE and not flags_valid):
-                    continue
                 column_result(op, dst, src, pr, pf, col)
-                if cur_written[dst]:
-                    same = True
-                    for j in range(count):
-                        if col[j] != pr[dst, j]:
-                            same = False
-                            break
-                    if same:
-                        continue
+                if not write_changes(col, pr, dst, cur_written, count):
+                    continue
                 for r in range(num_regs):
                     c_written[r] = cur_written[r]
                     for j in range(count):
@@ -948,52 +904,34 @@ def with_counterexamples(
     the final row-set size; ``nodes``/``seconds`` summed over the rounds).
     """
     control = SearchControl() if control is None else control
-    current = permutation_rows(task.n) if rows is None else np.asarray(rows, dtype=np.int32)
-    nodes = expanded = 0
-    seconds = 0.0
-    capped = False
-    best: Core | None = None
-    status = "exhausted"
-    mode = "beam"
-    rounds = 0
-    while rounds < max_rounds:
-        rounds += 1
-        result = search(task, rows=current, control=control, **options)
-        mode = result.mode
-        nodes += result.nodes
-        expanded += result.expanded
-        seconds += result.seconds
-        capped |= result.capped
-        if result.core is not None and (best is None or len(result.core) < len(best)):
-            best = result.core
-        candidate = result.candidate
-        if candidate is None:
-            status = result.status
-            break
-        if result.core is not None and len(result.core) <= len(candidate):
-            status = "found"
-            break
-        failing = failing_rows(task, candidate)
-        assert failing is not None  # the candidate is shorter than every verified core
-        known = {tuple(r) for r in current.tolist()}
-        fresh = [r for r in failing.tolist() if tuple(r) not in known]
-        if not fresh or control.stopped:
-            status = "stopped" if control.stopped else "exhausted"
-            break
-        step = max(1, len(fresh) // add_per_round)
-        picked = np.array(fresh[::step][:add_per_round], dtype=np.int32)
-        current = np.concatenate([current, picked])
+    results: list[BestFirstResult] = []
+
+    def one_round(rows: np.ndarray) -> Round:
+        result = search(task, rows=rows, control=control, **options)
+        results.append(result)
+        candidates = [] if result.candidate is None else [result.candidate]
+        return Round(candidates, verified=result.core, stopped=control.stopped)
+
+    start = permutation_rows(task.n) if rows is None else np.asarray(rows, dtype=np.int32)
+    refined = refine(task, one_round, start, max_rounds=max_rounds,
+                     add_per_round=add_per_round, spread=True)  # fmt: skip
+    last = results[-1]
+    best = refined.best
     if best is not None:
         status = "found"
+    elif last.candidate is None:
+        status = last.status
+    else:
+        status = "stopped" if control.stopped else "exhausted"
     return BestFirstResult(
         status=status,
         core=best,
-        mode=mode,
+        mode=last.mode,
         proved=False,
-        nodes=nodes,
-        seconds=seconds,
-        capped=capped,
-        expanded=expanded,
-        rows=int(current.shape[0]),
-        rounds=rounds,
+        nodes=sum(r.nodes for r in results),
+        seconds=sum(r.seconds for r in results),
+        capped=any(r.capped for r in results),
+        expanded=sum(r.expanded for r in results),
+        rows=int(refined.rows.shape[0]),
+        rounds=refined.rounds,
     )

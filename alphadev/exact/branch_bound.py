@@ -30,18 +30,16 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from alphadev.emulator import compare
 from alphadev.exact.bound_lower import lower_bound, merges_only_cmov
 from alphadev.exact.columns import column_result, held_target, is_dead, missing_targets
 from alphadev.exact.control import NODES, POLL_EVERY, POLL_ROWS, STOP, SearchControl
+from alphadev.exact.moves import CMP, MOV, compare_changes, may_play, write_changes
 from alphadev.exact.space import Core, assemble, core_actions, core_of, start_state, target_columns
-from alphadev.hashing import FNV_PRIME, LAST_CMP_MARK, fnv_mix, fnv_mix_sorted, fnv_seed
-from alphadev.isa import Op, Program
+from alphadev.hashing import UNWRITTEN, column_hash, renaming_key_of
+from alphadev.isa import Program
 from alphadev.tasks import SortTask, tie_pattern_rows
 
 __all__ = ["Outcome", "find", "shorten_tail"]
-
-_MOV, _CMP, _CMOVL, _CMOVG, _CMOVLE, _CMOVGE, _MIN, _MAX = (int(op) for op in Op)
 
 _FOUND_STOPPED = -2
 _EXHAUSTED = -1
@@ -71,28 +69,13 @@ _BUCKET = 8  # transposition-table slots probed per key (one 64-byte line of key
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _column_hash(column):  # pragma: no cover - compiled
-    h = fnv_seed()
-    for v in column:
-        h = fnv_mix(h, v + 3)
-    return h ^ (h >> np.uint64(29))
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _state_key(hashes, written, scratch, flags_hash, flags_valid, last_cmp):
     # pragma: no cover - compiled
     """The state key up to register renaming (as ``columns.renaming_key``, from cached column
-    hashes): the multiset of written columns, the flags when valid, whether the last move was a
-    ``cmp``. Never 0."""
+    hashes ``uint64[registers]``; ``scratch`` is work space of the same shape). Never 0."""
     for r in range(hashes.shape[0]):
-        scratch[r] = hashes[r] if written[r] else np.uint64(7)
-    key, _ = fnv_mix_sorted(scratch, False)
-    if flags_valid:
-        key = (key ^ flags_hash) * FNV_PRIME
-    if last_cmp:
-        key ^= LAST_CMP_MARK
-    key ^= key >> np.uint64(33)
-    return key if key != 0 else np.uint64(1)
+        scratch[r] = hashes[r] if written[r] else UNWRITTEN
+    return renaming_key_of(scratch, flags_hash, flags_valid, last_cmp)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -167,13 +150,13 @@ def _search(
     regs[0] = regs0
     written[0] = written0
     flags[0] = flags0
-    flags_hash[0] = _column_hash(flags0)
+    flags_hash[0] = column_hash(flags0)
     flags_valid[0] = start[0]
     last_cmp[0] = start[1]
     for r in range(num_regs):
         if written0[r]:
             holds[0, r] = held_target(regs0[r], targets)
-            hashes[0, r] = _column_hash(regs0[r])
+            hashes[0, r] = column_hash(regs0[r])
     missing[0] = missing_targets(regs0, written0, targets)
     if missing[0] == 0:
         return 0
@@ -194,22 +177,16 @@ def _search(
         op = actions[a, 0]
         dst = actions[a, 1]
         src = actions[a, 2]
-        if not written[depth, src]:
+        if not may_play(op, dst, src, written[depth], flags_valid[depth], last_cmp[depth]):
             continue
         # When every remaining move must make a distinct missing target, only merges that
         # make one can be part of a solution (exact: a state-and-depth fact, safe with the table).
         tight = limit - depth == missing[depth]
         child = depth + 1
-        if op == _CMP:
-            if tight or last_cmp[depth] or not written[depth, dst]:
-                continue
-            same = flags_valid[depth] == 1
-            for i in range(rows):
-                f = compare(regs[depth, dst, i], regs[depth, src, i])
-                flags[child, i] = f
-                if f != flags[depth, i]:
-                    same = False
-            if same:
+        if op == CMP:
+            if tight or not compare_changes(
+                regs[depth], dst, src, flags[depth], flags_valid[depth], rows, flags[child]
+            ):
                 continue
             control[NODES] += 1
             generated += 1
@@ -221,32 +198,16 @@ def _search(
             written[child] = written[depth]
             holds[child] = holds[depth]
             hashes[child] = hashes[depth]
-            flags_hash[child] = _column_hash(flags[child])
+            flags_hash[child] = column_hash(flags[child])
             flags_valid[child] = 1
             last_cmp[child] = 1
             missing[child] = missing[depth]
         else:
-            if op == _MOV:
-                if tight:
-                    continue
-                if not written[depth, dst]:
-                    lowest = True
-                    for r in range(dst):
-                        if not written[depth, r]:
-                            lowest = False
-                    if not lowest:
-                        continue
-            elif not written[depth, dst] or (_CMOVL <= op <= _CMOVGE and not flags_valid[depth]):
+            if op == MOV and tight:
                 continue
             column_result(op, dst, src, regs[depth], flags[depth], column)
-            if written[depth, dst]:
-                same = True
-                for i in range(rows):
-                    if column[i] != regs[depth, dst, i]:
-                        same = False
-                        break
-                if same:
-                    continue
+            if not write_changes(column, regs[depth], dst, written[depth], rows):
+                continue
             control[NODES] += 1
             generated += 1
             if generated % poll == 0 and control[STOP] != 0:
@@ -273,7 +234,7 @@ def _search(
             holds[child] = holds[depth]
             holds[child, dst] = held
             hashes[child] = hashes[depth]
-            hashes[child, dst] = _column_hash(column)
+            hashes[child, dst] = column_hash(column)
             flags[child] = flags[depth]
             flags_hash[child] = flags_hash[depth]
             flags_valid[child] = flags_valid[depth]

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from alphadev.emulator import result_of
-from alphadev.hashing import FNV_PRIME, LAST_CMP_MARK, fnv_mix, fnv_mix_sorted, fnv_seed
+from alphadev.hashing import UNWRITTEN, column_hash, renaming_key_of
 from alphadev.isa import Op
 
 __all__ = [
@@ -89,14 +89,6 @@ def _merge_column(op, dst, src, regs, flags, out):  # pragma: no cover - compile
         _column_loop(_MAX, dst, src, regs, flags, out)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _column_hash(column):  # pragma: no cover - compiled
-    h = fnv_seed()
-    for v in column:
-        h = fnv_mix(h, v + 3)
-    return h ^ (h >> np.uint64(29))
-
-
 @njit(cache=True, nogil=True)
 def renaming_key(regs, written, flags, flags_valid, last_cmp):  # pragma: no cover - compiled
     """Hash of the state up to register renaming: the multiset of written register columns,
@@ -104,14 +96,9 @@ def renaming_key(regs, written, flags, flags_valid, last_cmp):  # pragma: no cov
     count = regs.shape[0]
     hashes = np.empty(count, dtype=np.uint64)
     for r in range(count):
-        hashes[r] = _column_hash(regs[r]) if written[r] else np.uint64(7)
-    key, _ = fnv_mix_sorted(hashes, False)
-    if flags_valid:
-        key = (key ^ _column_hash(flags)) * FNV_PRIME
-    if last_cmp:
-        key ^= LAST_CMP_MARK
-    key ^= key >> np.uint64(33)
-    return key if key != 0 else np.uint64(1)
+        hashes[r] = column_hash(regs[r]) if written[r] else UNWRITTEN
+    flags_hash = column_hash(flags) if flags_valid else np.uint64(0)
+    return renaming_key_of(hashes, flags_hash, flags_valid, last_cmp)
 
 
 @njit(cache=True, nogil=True)

@@ -44,6 +44,7 @@ import numpy as np
 
 from alphadev.cost import partial_cost
 from alphadev.exact import comparators_kernels as kernels
+from alphadev.exact.cegis import Round, refine
 from alphadev.exact.control import SearchControl
 from alphadev.exact.networks import sorting_network
 from alphadev.exact.space import Core, core_actions, failing_rows
@@ -481,48 +482,34 @@ def _drive(
     if not 2 <= task.n <= 8:
         raise ValueError(f"the comparator engine is built for 2 <= n <= 8, got n={task.n}")
     control = SearchControl() if control is None else control
-    current = _search_rows(task) if rows is None else np.ascontiguousarray(rows, dtype=np.int32)
     t0 = time.perf_counter()
-    nodes = 0
-    rounds = 0
-    stopped = False
-    best: _Node | None = None
+    beams: list[_Beam] = []
+    finished: list[_Node] = []
     kept: list[int] = []
-    while rounds < max_rounds:
-        rounds += 1
-        beam = _Beam(task, current, width, control, np.random.default_rng(seed), slack=slack,
+
+    def one_round(rows: np.ndarray) -> Round:
+        nonlocal finished, kept
+        beam = _Beam(task, rows, width, control, np.random.default_rng(seed), slack=slack,
                      objective=objective)  # fmt: skip
+        beams.append(beam)
         finished, stopped, kept = beam.run(choose_for(beam))
-        nodes += beam.nodes
-        added = []
-        known = None
-        for node in sorted(finished, key=lambda f: len(f.core)):
-            if best is not None and len(node.core) >= len(best.core):
-                break
-            failing = failing_rows(task, list(node.core))
-            if failing is None:
-                best = node
-                break
-            if known is None:
-                known = {tuple(r) for r in current.tolist()}
-            for r in failing.tolist():
-                if tuple(r) not in known:
-                    known.add(tuple(r))
-                    added.append(r)
-            if len(added) >= add_per_round:
-                break
-        if stopped or not added or best is not None:
-            break
-        current = np.concatenate([current, np.array(added[:add_per_round], dtype=np.int32)])
+        finished = sorted(finished, key=lambda f: len(f.core))
+        return Round([list(f.core) for f in finished], stopped=stopped)
+
+    start = _search_rows(task) if rows is None else rows
+    refined = refine(task, one_round, start, max_rounds=max_rounds, add_per_round=add_per_round)
+    best = None
+    if refined.best is not None:
+        best = next(f for f in finished if list(f.core) == refined.best)
     kept_variants = _verified_variants(task, finished, variants) if variants and finished else ()
     return ComparatorResult(
         None if best is None else list(best.core),
         None if best is None else list(best.network),
-        nodes,
+        sum(beam.nodes for beam in beams),
         time.perf_counter() - t0,
-        stopped,
-        rounds,
-        int(current.shape[0]),
+        refined.stopped,
+        refined.rounds,
+        int(refined.rows.shape[0]),
         tuple(kept),
         kept_variants,
     )

@@ -28,11 +28,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from alphadev.emulator import compare, result_of
+from alphadev.emulator import result_of
 from alphadev.exact.columns import column_result, is_dead, renaming_key
 from alphadev.exact.control import NODES, POLL_EVERY, STOP
-from alphadev.hashing import FNV_PRIME, LAST_CMP_MARK, fnv_mix, fnv_mix_sorted, fnv_seed, mix64
-from alphadev.isa import Op
+from alphadev.exact.moves import CMP, compare_changes, may_play, play, write_changes
+from alphadev.hashing import (
+    FNV_PRIME,
+    UNWRITTEN,
+    column_hash,
+    finish,
+    fnv_seed,
+    mix64,
+    renaming_key_of,
+)
 
 __all__ = [
     "apply_core",
@@ -41,9 +49,6 @@ __all__ = [
     "lowerings",
     "node_key",
 ]
-
-_MOV, _CMP = int(Op.MOV), int(Op.CMP)  # module-level ints: compile-time constants to numba
-_CMOVL, _CMOVGE = int(Op.CMOVL), int(Op.CMOVGE)  # the cmovs are cmovl..cmovge
 
 #: Slots of the table the enumeration dedups on (a power of two).
 _TABLE = 1 << 10
@@ -138,20 +143,17 @@ def _local_key(regs, written, flags, flags_valid, last_cmp, hashes):  # pragma: 
             h = fnv_seed()
             for i in range(words.shape[0]):
                 h = (h ^ words[i]) * FNV_PRIME
-            hashes[r] = h ^ (h >> np.uint64(29))
+            hashes[r] = finish(h)
         else:
-            hashes[r] = np.uint64(7)
-    key, _ = fnv_mix_sorted(hashes, False)
+            hashes[r] = UNWRITTEN
+    flags_hash = np.uint64(0)
     if flags_valid:
         words = flags.view(np.uint64)
         h = fnv_seed()
         for i in range(words.shape[0]):
             h = (h ^ (words[i] + np.uint64(3))) * FNV_PRIME
-        key = (key ^ (h ^ (h >> np.uint64(29)))) * FNV_PRIME
-    if last_cmp:
-        key ^= LAST_CMP_MARK
-    key ^= key >> np.uint64(33)
-    return key if key != 0 else np.uint64(1)
+        flags_hash = finish(h)
+    return renaming_key_of(hashes, flags_hash, flags_valid, last_cmp)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -246,7 +248,7 @@ def lowerings(
             dst = actions[a, 1]
             src = actions[a, 2]
             w = s_written[depth]
-            if not w[src]:
+            if not may_play(op, dst, src, w, s_fv[depth], s_lc[depth]):
                 continue
             pr = s_regs[depth]
             pf = s_flags[depth]
@@ -255,32 +257,14 @@ def lowerings(
             cw = s_written[depth + 1]
             # Every move left must now make a goal column that no register holds.
             forced = s_missing[depth] == length - depth
-            if op == _CMP:
-                if forced or s_lc[depth] or not w[dst]:
-                    continue
-                same = s_fv[depth] != 0
-                for i in range(m):
-                    f = compare(pr[dst, i], pr[src, i])
-                    cf[i] = f
-                    if f != pf[i]:
-                        same = False
-                if same:
+            if op == CMP:
+                if forced or not compare_changes(pr, dst, src, pf, s_fv[depth], m, cf):
                     continue
                 cr[:, :] = pr
                 cw[:] = w
                 s_fv[depth + 1] = 1
                 s_lc[depth + 1] = 1
             else:
-                if op == _MOV:
-                    if not w[dst]:
-                        lowest = True
-                        for r in range(dst):
-                            if not w[r]:
-                                lowest = False
-                        if not lowest:
-                            continue
-                elif not w[dst] or (_CMOVL <= op <= _CMOVGE and not s_fv[depth]):
-                    continue
                 if forced:
                     make0 = s_need[depth, 0] != 0
                     make1 = s_need[depth, 1] != 0
@@ -297,14 +281,8 @@ def lowerings(
                         continue
                 else:
                     column_result(op, dst, src, pr, pf, column)
-                if w[dst]:
-                    same = True
-                    for i in range(m):
-                        if column[i] != pr[dst, i]:
-                            same = False
-                            break
-                    if same:
-                        continue
+                if not write_changes(column, pr, dst, w, m):
+                    continue
                 cr[:, :] = pr
                 cr[dst, :] = column
                 cf[:] = pf
@@ -379,16 +357,10 @@ def apply_core(regs, written, flags, status, core):  # pragma: no cover - compil
         op = core[t, 0]
         dst = core[t, 1]
         src = core[t, 2]
-        if op == _CMP:
-            for i in range(rows):
-                flags[i] = compare(regs[dst, i], regs[src, i])
+        was_cmp = play(op, dst, src, regs, written, flags, column)
+        status[1] = was_cmp
+        if was_cmp:
             status[0] = 1
-            status[1] = 1
-        else:
-            column_result(op, dst, src, regs, flags, column)
-            regs[dst, :] = column
-            written[dst] = 1
-            status[1] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -396,9 +368,6 @@ def node_key(regs, written, flags, flags_valid, last_cmp, wires):  # pragma: no 
     """Key of an outer node: the register state up to renaming and the wire columns in order."""
     key = renaming_key(regs, written, flags, flags_valid, last_cmp)
     for w in range(wires.shape[0]):
-        h = fnv_seed()
-        for i in range(wires.shape[1]):
-            h = fnv_mix(h, wires[w, i] + 3)
-        key = (key ^ (h ^ (h >> np.uint64(29)))) * FNV_PRIME
+        key = (key ^ column_hash(wires[w])) * FNV_PRIME
         key ^= key >> np.uint64(31)
     return key if key != 0 else np.uint64(1)

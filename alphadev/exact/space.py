@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alphadev.emulator import compare
-from alphadev.exact.columns import column_result
+from alphadev.exact.moves import play
 from alphadev.isa import Instruction, Isa, Op, Program
 from alphadev.tasks import SortTask, tie_pattern_rows, verify
 
@@ -99,18 +98,11 @@ def start_state(task: SortTask, core: Core, rows: np.ndarray | None = None) -> S
     written[: task.n] = 1
     flags = np.zeros(rows.shape[0], dtype=np.int8)
     start = np.zeros(2, dtype=np.int64)
+    column = np.empty(rows.shape[0], dtype=np.int8)
     for op, dst, src in core:
-        if op == int(Op.CMP):
-            flags = np.array(
-                [compare(a, b) for a, b in zip(regs[dst], regs[src], strict=True)], dtype=np.int8
-            )
-            start[:] = 1
-            continue
-        column = np.empty(rows.shape[0], dtype=np.int8)
-        column_result(op, dst, src, regs, flags, column)
-        regs[dst] = column
-        written[dst] = 1
-        start[1] = 0
+        was_cmp = play(op, dst, src, regs, written, flags, column)
+        start[0] |= was_cmp
+        start[1] = was_cmp
     return StartState(regs, written, flags, start)
 
 
