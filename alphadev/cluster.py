@@ -260,11 +260,15 @@ class Losses:
     :meth:`check` after each :meth:`ActorPool.next` (one line each time the pool goes on with
     fewer workers than asked), :meth:`end` when a session ends, :meth:`rejoin` after a
     :class:`DriverNodeLost`, and :meth:`summary` at the end (``continued with K of W workers
-    after losing a node``, or "" when nothing was lost).
+    after losing a node``, or "" when nothing was lost). The workers left at a session's end
+    are its pool's slots not given up (their actors up or starting), or with ``up_only`` its
+    actors that are up (a replacement still waiting for a CPU not counted).
     """
 
-    def __init__(self, command: str, workers: int, noun: str = "workers", say=_say) -> None:
+    def __init__(self, command: str, workers: int, noun: str = "workers", say=_say, *,
+                 up_only: bool = False) -> None:  # fmt: skip
         self.command, self.workers, self.noun, self.say = command, workers, noun, say
+        self.up_only = up_only
         self.restarts = self.nodes = self.rejoins = self.given_up = 0
         self.left = self.shown = workers
 
@@ -277,12 +281,12 @@ class Losses:
                      f"{self.noun}")  # fmt: skip
 
     def end(self, pool: ActorPool) -> None:
-        """A session ended: keep its counts (the workers left are the pool's slots not given
-        up at its end, their actors up or starting)."""
+        """A session ended: keep its counts (and the workers left, as the class says)."""
         self.restarts += pool.restarts
         self.given_up += pool.given_up
         self.nodes += pool.nodes_lost()
-        self.left, self.shown = pool.workers, self.workers
+        self.left = pool.up_workers if self.up_only else pool.workers
+        self.shown = self.workers
 
     def rejoin(self, exc: Exception) -> bool:
         """Whether to join the cluster again after ``exc`` (a lost driver's node), at most

@@ -1,6 +1,6 @@
 """Discover, verify and save a sorting kernel: what ``alphadev search`` runs.
 
-The engines share one best-so-far (:class:`Race`) in two lanes, one per core:
+The engines share one best-so-far (:class:`alphadev.race.Race`) in two lanes, one per core:
 
 * **the exact lane** (a worker thread; the numba kernels release the GIL): constructed seeds
   (the lowered sorting network, the insertion composition), the comparator search
@@ -22,44 +22,43 @@ lane waits for its group before its first use of it.
 ``comparators`` (the comparator search from scratch), ``best-first``, ``mcts``.
 The search stops at the time limit, when the best length reaches ``target``, or when the exact
 descent proves the best optimal. The lanes run on worker threads and the calling thread only
-watches the clock: every engine polls the stop signal, and a lane that has not stopped
-:data:`STOP_GRACE` seconds after it was told to (a numba kernel compiling on a first run) is
-left behind, so :func:`run_search` returns within about the time limit plus that grace. A
-``KeyboardInterrupt`` on the calling thread stops the search the same way (``stop_reason``
-``"interrupted"``), keeping the best found so far. The winner (shortest, then lowest critical
-path) is verified with :func:`alphadev.tasks.verify` (all tie patterns plus random int32 rows)
-before anything is written; ``found_by`` names the engine (and marks constructed seeds as
-such), ``optimal`` says whether anything was proved.
+watches the clock (:func:`alphadev.race.watch`): every engine polls the stop signal, and a
+lane that has not stopped :data:`~alphadev.race.STOP_GRACE` seconds after it was told to (a
+numba kernel compiling on a first run) is left behind, so :func:`run_search` returns within
+about the time limit plus that grace. A ``KeyboardInterrupt`` on the calling thread stops the
+search the same way (``stop_reason`` ``"interrupted"``), keeping the best found so far. The
+winner (shortest, then lowest critical path) is verified with :func:`alphadev.tasks.verify`
+(all tie patterns plus random int32 rows) before anything is written; ``found_by`` names the
+engine (and marks constructed seeds as such), ``optimal`` says whether anything was proved.
+The lanes are this module's; the race they run in, and the clock, are :mod:`alphadev.race`'s.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from alphadev import asm, exact, pareto
+from alphadev import asm, exact
 from alphadev.exact import best_first, comparators
 from alphadev.game import AssemblyGame, GameState
 from alphadev.interrupts import on_sigint
 from alphadev.isa import Op, Program, get_isa
-from alphadev.latency import critical_path
 from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
 from alphadev.mcts import tree as mcts_tree
 from alphadev.options import check_range, check_seconds, option, parse_bytes
-from alphadev.pareto import OBJECTIVES, NativePick, ParetoSet, Scored
+from alphadev.pareto import OBJECTIVES
 from alphadev.precompile import Precompiler
 from alphadev.progress import plural
-from alphadev.tasks import SortTask, VerifyResult, verify
+from alphadev.race import Candidate, Race, SearchResult, start_lane, stop_lanes, watch
+from alphadev.tasks import SortTask, verify
 
-__all__ = [
+__all__ = [  # Candidate and SearchResult (what run_search returns) are alphadev.race's
     "METHODS",
     "Candidate",
-    "Race",
     "SearchConfig",
     "SearchResult",
     "comparator_lane",
@@ -75,9 +74,6 @@ EXACT_MAX_N = 6
 #: Above this n ``auto`` runs no MCTS (a game state holds every row: sort6 has 4,683).
 MCTS_MAX_N = 5
 PACKAGED_CHECKPOINTS = Path(__file__).parent / "checkpoints"
-#: Seconds a lane may take, once told to stop, to reach its next poll before the search goes
-#: on without it.
-STOP_GRACE = 1.0
 #: MCTS simulations run between two looks at the stop signal (fewer for large tasks: at most
 #: :data:`MCTS_CHUNK_ROWS` test rows times simulations).
 MCTS_CHUNK = 256
@@ -189,193 +185,6 @@ class SearchConfig:
                 f"--registers: the best-first beam takes at most {BEST_FIRST_MAX_REGISTERS} "
                 f"registers, got {registers}"
             )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A correct program (on the tie-pattern rows) and when and how it was found."""
-
-    program: Program
-    length: int
-    core_length: int
-    critical_path: int
-    found_by: str
-    seconds: float
-
-    @property
-    def rank(self) -> tuple[int, int]:
-        return (self.length, self.critical_path)
-
-
-@dataclass
-class SearchResult:
-    """The outcome of :func:`run_search`.
-
-    ``optimal`` is True when the enumeration exhausted every shorter core in its space.
-    ``states`` counts MCTS nodes created plus enumeration states generated.
-    """
-
-    config: SearchConfig
-    best: Candidate | None
-    verified: VerifyResult | None
-    optimal: bool
-    stop_reason: str
-    seconds: float
-    simulations: int
-    mcts_states: int
-    enumeration_states: int
-    evaluator: str
-    history: list[Candidate] = field(default_factory=list)
-    #: Lanes that had not stopped :data:`STOP_GRACE` seconds after the stop (on a first run:
-    #: still compiling their numba kernels) and were left behind.
-    left_behind: tuple[str, ...] = ()
-    #: what each lane of ``left_behind`` was doing when last said ("" when not known)
-    left_behind_doing: tuple[str, ...] = ()
-    #: kernel groups the compile helper goes on compiling after the search (first runs)
-    compiling_after: tuple[str, ...] = ()
-    #: The tables that reached their share of ``--memory`` and how the search went on.
-    memory_capped: tuple[str, ...] = ()
-    #: On Ray (:mod:`alphadev.distributed`): the workers and what they ran; else empty.
-    cluster: str = ""
-    #: The kernel the objective asks for (a speed objective: predicted and, with gcc, timed
-    #: fastest; ``length``: the shortest), verified; None when nothing was found.
-    fastest: Scored | None = None
-    fastest_verified: VerifyResult | None = None
-    #: The native timing behind ``fastest`` (None: not timed), and how it was chosen.
-    native: NativePick | None = None
-    pick_note: str = ""
-    #: How many kernels the trade-off set (length, predicted cycles) held at the end.
-    pareto_size: int = 0
-    #: The lowered sorting network, scored: the baseline of every speed figure.
-    network: Scored | None = None
-
-    @property
-    def states(self) -> int:
-        return self.mcts_states + self.enumeration_states
-
-    @property
-    def correct(self) -> bool:
-        return self.best is not None and self.verified is not None and self.verified.correct
-
-
-class Race:
-    """The best-so-far both engines write to, and the stop signal."""
-
-    def __init__(self, task: SortTask, target: int | None, t0: float) -> None:
-        self.task = task
-        self.target = target
-        self.t0 = t0
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.control = exact.SearchControl()
-        self.best: Candidate | None = None
-        self.history: list[Candidate] = []
-        self.optimal = False
-        self.simulations = 0
-        self.mcts_states = 0
-        self.evaluator = "none"
-        self.errors: list[BaseException] = []
-        self.stop_reason = "time limit"
-        self.capped: list[str] = []  # tables that reached their share of the memory budget
-        self.doing: dict[str, str] = {}  # lane name -> a slow step it is in (for the notes)
-        self.pareto = ParetoSet()
-        self.network: Scored | None = None
-        # Kernels a lane needs later, compiled by a helper process on a first run; until the
-        # cost model is compiled, programs offered wait in ``unscored`` (program, by, seconds).
-        self.precompiler = Precompiler(())
-        self.unscored: list[tuple[Program, str, float]] = []
-
-    def consider(self, program: Program, found_by: str) -> None:
-        """Score a correct program (on the tie rows) for the speed objectives and keep it in the
-        trade-off set if nothing found so far is as short and as fast in both modes. While
-        the cost model is still being compiled by the helper, the program waits unscored."""
-        with self.lock:
-            self.unscored.append((program, found_by, time.perf_counter() - self.t0))
-        if self.precompiler.is_ready("cost"):
-            self.score_unscored()
-
-    def score_unscored(self) -> None:
-        """Score the programs offered while the cost model was compiling (its first use here
-        compiles it, if the helper could not)."""
-        with self.lock:
-            waiting, self.unscored = self.unscored, []
-        items = [pareto.score(program, by, seconds) for program, by, seconds in waiting]
-        with self.lock:
-            for item in items:
-                self.pareto.add(item)
-
-    def offer(self, program: Program, found_by: str) -> bool:
-        """Record ``program`` (correct on the tie rows) if it beats the best; True if it did.
-        Every program offered also enters the trade-off set (:meth:`consider`)."""
-        self.consider(program, found_by)
-        n = self.task.n
-        cand = Candidate(
-            program=program,
-            length=len(program),
-            core_length=len(program) - 2 * n,
-            critical_path=critical_path(program),
-            found_by=found_by,
-            seconds=time.perf_counter() - self.t0,
-        )
-        with self.lock:
-            if self.best is not None and cand.rank >= self.best.rank:
-                return False
-            self.best = cand
-            self.history.append(cand)
-            if self.target is not None and cand.length <= self.target:
-                self.finish("target reached")
-        return True
-
-    def best_length(self) -> int | None:
-        best = self.best
-        return None if best is None else best.length
-
-    def result(self, config: SearchConfig, seconds: float, **counters) -> SearchResult:
-        """The :class:`SearchResult` of this best-so-far, its winner verified (all tie
-        patterns and random int32 rows); ``counters`` replace the ones kept here (a search on
-        Ray sums its workers')."""
-        with self.lock:
-            best = self.best
-            history = list(self.history)
-        verified = verify(best.program, self.task) if best is not None else None
-        if verified is not None and not verified.correct:
-            raise AssertionError(f"search returned a program that fails verification: {verified}")
-        fields = {"simulations": self.simulations, "mcts_states": self.mcts_states,
-                  "enumeration_states": self.control.nodes, "evaluator": self.evaluator,
-                  "memory_capped": tuple(self.capped), **counters}  # fmt: skip
-        if best is not None:
-            fields.update(self.fastest(config, best, verified))
-        return SearchResult(config=config, best=best, verified=verified, optimal=self.optimal,
-                            stop_reason=self.stop_reason, seconds=seconds, history=history,
-                            **fields)  # fmt: skip
-
-    def fastest(self, config: SearchConfig, best: Candidate, verified: VerifyResult) -> dict:
-        """The objective's pick from the trade-off set (:func:`alphadev.pareto.pick`: timed
-        natively beside the lowered network unless ``--no-native``, gcc is missing or the
-        search was interrupted), verified, as :class:`SearchResult` fields."""
-        task = self.task
-        self.precompiler.wait("cost")
-        self.score_unscored()
-        network = pareto.score(exact.assemble(task, exact.network_core(task)),
-                               "sorting network (constructed)", 0.0)  # fmt: skip
-        with self.lock:
-            self.pareto.add(pareto.score(best.program, best.found_by, best.seconds))
-            front = self.pareto
-        native = not config.no_native and self.stop_reason != "interrupted"
-        chosen, timed, note = pareto.pick(front, config.objective, network, native=native)
-        if chosen is None:
-            return {}
-        checked = verified if chosen.program == best.program else verify(chosen.program, task)
-        if not checked.correct:
-            raise AssertionError(f"the fastest kernel fails verification: {checked}")
-        return {"fastest": chosen, "fastest_verified": checked, "native": timed,
-                "pick_note": note, "pareto_size": len(front), "network": network}  # fmt: skip
-
-    def finish(self, reason: str) -> None:
-        if not self.stop.is_set():
-            self.stop_reason = reason
-        self.stop.set()
-        self.control.stop()
 
 
 def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
@@ -600,22 +409,6 @@ def _mcts_config(game: AssemblyGame, memory_bytes: int) -> MCTSConfig:
     return MCTSConfig(max_nodes=max(16, min(400_000, memory_bytes // per_node)))
 
 
-def _start_lane(shared: Race, name: str, body: Callable[[], None]) -> threading.Thread:
-    """Run ``body`` on a daemon thread; an exception it raises stops the search and is raised
-    again by :func:`run_search` on the calling thread."""
-
-    def lane() -> None:
-        try:
-            body()
-        except BaseException as exc:  # handed to the calling thread
-            shared.errors.append(exc)
-            shared.finish("error")
-
-    thread = threading.Thread(target=lane, name=name, daemon=True)
-    thread.start()
-    return thread
-
-
 def _runs_mcts(config: SearchConfig) -> bool:
     return config.method == "mcts" or (config.method == "auto" and config.n <= MCTS_MAX_N)
 
@@ -679,7 +472,8 @@ def run_search(
     evaluator), and ``auto``: the exact lane beside a second lane running the best-first beam
     (ISAs with min/max) and then, for n <= :data:`MCTS_MAX_N`, the MCTS (two cores, one
     best-so-far). Each lane is a worker thread; the calling thread stops them at the time
-    limit (or on ``KeyboardInterrupt``) and waits at most :data:`STOP_GRACE` seconds for each.
+    limit (or on ``KeyboardInterrupt``) and waits at most :data:`~alphadev.race.STOP_GRACE`
+    seconds in all for them.
     An exception raised in a lane (a bad checkpoint: ``ValueError``) is raised here."""
     t0 = time.perf_counter()
     task = SortTask(config.n, config.registers, config.isa)
@@ -719,10 +513,10 @@ def _run_lanes(
 
     lanes = []
     if method in ("auto", "exact"):  # first: it works while the network (torch) loads
-        lanes.append(_start_lane(shared, "exact", lambda: _exact_lane(shared, config)))
+        lanes.append(start_lane(shared, "exact", lambda: _exact_lane(shared, config)))
     if method != "exact":
         lanes.append(
-            _start_lane(shared, "engines", lambda: other_lanes(shared, config, game, evaluator))
+            start_lane(shared, "engines", lambda: other_lanes(shared, config, game, evaluator))
         )
 
     def progress() -> None:
@@ -738,21 +532,11 @@ def _run_lanes(
 
     with on_sigint(interrupt):  # from here on a Ctrl-C never raises: nothing found is lost
         try:
-            while any(lane.is_alive() for lane in lanes):
-                if time.perf_counter() >= deadline:
-                    shared.finish("time limit")
-                if shared.stop.wait(min(0.25, max(0.01, deadline - time.perf_counter()))):
-                    break
-                progress()
+            watch(shared, deadline, lanes=lanes, on_tick=progress)
         except KeyboardInterrupt:  # off the main thread's handler (SIGINT not ours)
             interrupt()
         finally:
-            if not shared.stop.is_set():
-                shared.finish("done")
-            grace = time.perf_counter() + STOP_GRACE
-            for lane in lanes:  # each stops at its next poll; one still compiling is left behind
-                lane.join(max(0.0, grace - time.perf_counter()))
-        left_behind = tuple(lane.name for lane in lanes if lane.is_alive())
+            left_behind = stop_lanes(shared, lanes)
         doing = tuple(shared.doing.get(name, "") for name in left_behind)
         if shared.errors:
             raise shared.errors[0]

@@ -30,7 +30,8 @@ from alphadev.cli import build_parser
 from alphadev.latency import critical_path
 from alphadev.options import config_from_args
 from alphadev.pareto import score
-from alphadev.search import Candidate, SearchConfig, SearchResult
+from alphadev.race import Candidate, SearchResult
+from alphadev.search import SearchConfig
 from alphadev.tasks import verify
 
 from .conftest import DATA, ROOT

@@ -22,7 +22,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alphadev import asm, catalogue, exact, search
+from alphadev import asm, catalogue, exact, race, search
 from alphadev.cli import main
 from alphadev.exact import SearchControl, best_first, comparators
 from alphadev.export import ExportError, check_name, to_c, to_gas
@@ -220,7 +220,7 @@ def test_every_engine_stops_soon_after_it_is_told_to(compiled):
     for fn in runs:
         # the search's contract: a lane stops within STOP_GRACE of the signal (0.63 s was seen
         # on a fresh checkout while the Ray tests loaded both cores)
-        assert stopped_after(0.4, fn) < search.STOP_GRACE
+        assert stopped_after(0.4, fn) < race.STOP_GRACE
 
 
 @pytest.mark.parametrize(
@@ -247,7 +247,7 @@ def test_a_lane_that_does_not_poll_is_left_behind(compiled, monkeypatch):
     t0 = time.perf_counter()
     result = run_search(SearchConfig(n=3, method="exact", time_limit=0.5))
     release.set()
-    assert time.perf_counter() - t0 < 0.5 + search.STOP_GRACE + 1.0
+    assert time.perf_counter() - t0 < 0.5 + race.STOP_GRACE + 1.0
     assert result.left_behind == ("exact",) and result.best is None
 
 

@@ -39,11 +39,10 @@ import contextlib
 import math
 import queue
 import random
-import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,6 +52,7 @@ import torch
 from alphadev import asm
 from alphadev.atomic import write_atomic
 from alphadev.game import AssemblyGame
+from alphadev.interrupts import on_sigint
 from alphadev.isa import Program
 from alphadev.network import CheckpointError, NetworkConfig, PolicyValueNet, load_network
 from alphadev.progress import plural
@@ -412,100 +412,34 @@ def run(
 ) -> TrainResult:
     """Play and learn from ``prep`` until the steps are done, the time limit (counted from
     ``started``, default now) is reached or Ctrl-C; then stop the workers and checkpoint."""
-    config, run_dir, game = prep.config, prep.run_dir, prep.game
-    net, optimizer, rng = prep.net, prep.optimizer, prep.rng
-    replay, demos, counters, curriculum = prep.replay, prep.demos, prep.counters, prep.curriculum
-    plan = config.plan
+    config, counters = prep.config, prep.counters
     t0 = time.perf_counter()
     should_stop = Deadline(t0 if started is None else started, config.time_limit)
-    metrics_path = run_dir / METRICS
-    losses: list[dict[str, float]] = []
+    losses: list[dict[str, float]] = []  # every learner step's
     state_cache: dict = {}  # programs -> game states, for the learner
-
-    def elapsed() -> float:
-        return counters.seconds + time.perf_counter() - t0
-
-    def checkpoint() -> None:
-        payload = {
-            "format": FORMAT,
-            "network_config": dict(config.network),
-            "model": net.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "replay": replay.state_dict(),
-            "demonstrations": demos.state_dict(),
-            "counters": {"step": counters.step, "episodes": counters.episodes,
-                         "correct_episodes": counters.correct_episodes,
-                         "simulations": counters.simulations, "seconds": elapsed()},
-            "rng": rng_state(rng),
-            "config": asdict(config),
-            "best": counters.best,
-            "curriculum": curriculum.state_dict(),
-            "provenance": prep.provenance,
-        }  # fmt: skip
-        try:
-            save_checkpoint(run_dir / CHECKPOINT, payload)
-        except OSError as exc:
-            raise RunFolderError(f"run folder {run_dir}: cannot write {CHECKPOINT} "
-                                 f"({exc.strerror or exc})") from None  # fmt: skip
-
     stop_reason, failure, play, writer = "steps", None, None, None
     try:
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunFolderError(f"run folder {run_dir}: cannot create it "
-                                 f"({exc.strerror or exc})") from None  # fmt: skip
-        if prep.metrics_rows is not None:
-            write_metrics(metrics_path, prep.metrics_rows)
-        writer = tensorboard_writer(run_dir)
-        if not prep.resume and config.demonstrations > 0 and len(demos) == 0:
-            demos.add(_demonstrations(game, config.demonstrations, should_stop))
-        first_seed = config.seed * 1000 + 1 + counters.episodes
-        if config.ray is not None:
-            play = RaySelfPlay(config, curriculum, net, first_seed, should_stop=should_stop)
-        else:
-            play = SelfPlay(config, curriculum, game, net, rng, first_seed, should_stop)
+        # 1. The run folder, its metrics so far and the TensorBoard log; demonstrations.
+        writer = _open_run_folder(prep)
+        if not prep.resume and config.demonstrations > 0 and len(prep.demos) == 0:
+            prep.demos.add(_demonstrations(prep.game, config.demonstrations, should_stop))
+        # 2. Self-play starts (worker processes, Ray actors, or this process).
+        play = _start_self_play(prep, should_stop)
         while counters.step < config.steps:
             check(should_stop)
-            # Gather episodes until the replay is warm and the data ratio is met.
-            wanted = math.ceil((counters.step + 1) * config.episodes_per_step)
-            while len(replay) < config.min_replay or counters.episodes < wanted:
-                samples, stats = play.next_episode()
-                replay.add(samples)
-                _record_episode(counters, stats, prep.task, config, run_dir)
-                target_before = curriculum.target
-                curriculum.record(stats["correct"], stats["target_length"], stats["length"])
-                if config.workers and curriculum.target != target_before:
-                    play.publish()
-                if on_status is not None and counters.step == 0:
-                    played = plural(counters.episodes, "episode")
-                    on_status(f"self-play: {played}, {len(replay)} of {config.min_replay} "
-                              "positions before the first step")  # fmt: skip
-            # One learner step (dropped whole if the time runs out in it).
-            from_demos = round(config.batch_size * config.demo_fraction) if len(demos) else 0
-            batch = replay.sample(config.batch_size - from_demos, rng)
-            if from_demos:
-                batch += demos.sample(from_demos, rng)
-            losses.append(learner_step(net, optimizer, game, batch, state_cache,
-                                       chunk=plan.learn_chunk,
-                                       cache_bytes=plan.state_cache_bytes,
-                                       should_stop=should_stop,
-                                       threaded=plan.threaded))  # fmt: skip
+            # 3. Gather episodes until the replay is warm and the data ratio is met.
+            _gather_episodes(prep, play, on_status)
+            # 4. One learner step (dropped whole if the time runs out in it).
+            losses.append(_learner_step(prep, state_cache, should_stop))
             counters.step += 1
+            # 5. On their schedules: new weights to the workers, a metrics row, a checkpoint.
             step = counters.step
             if config.workers and step % config.publish_every == 0:
                 play.publish()
             if step % config.log_every == 0 or step == config.steps:
-                row = _metrics(prep, losses, elapsed(), should_stop)
-                append_metrics(metrics_path, row)
-                if writer is not None:
-                    for key, value in row.items():
-                        if key != "step" and value != "":
-                            writer.add_scalar(key, float(value), step)
-                if on_progress is not None:
-                    on_progress(row)
+                _log_metrics(prep, losses, _elapsed(prep, t0), should_stop, writer, on_progress)
             if step % config.checkpoint_every == 0:
-                checkpoint()
+                _checkpoint(prep, _elapsed(prep, t0))
     except Stopped:
         stop_reason = "time_limit"
     except KeyboardInterrupt:
@@ -513,32 +447,153 @@ def run(
     except (RunFolderError, TrainError) as exc:
         failure = exc
     finally:
-        written = None
-        with _interrupts_deferred() as late:  # a Ctrl-C now waits for the checkpoint
-            try:
-                if play is not None:
-                    play.close()
-            finally:
-                try:
-                    checkpoint()
-                    written = run_dir / CHECKPOINT
-                except RunFolderError as exc:
-                    if failure is None:
-                        failure = exc
-                    else:
-                        failure = type(failure)(f"{failure}; checkpoint not written either "
-                                                f"({exc})")  # fmt: skip
-                finally:
-                    if writer is not None:
-                        with contextlib.suppress(OSError):
-                            writer.close()
+        # 6. Always: stop the workers, write the checkpoint, close the log.
+        written, failure, late = _close_run(prep, play, writer, t0, failure)
         if late:
             stop_reason = "interrupted"
     if failure is not None:
         kept = f"checkpoint {written} written" if written else "no checkpoint written"
         raise type(failure)(f"{failure}; stopped at step {counters.step}; {kept}")
-    return TrainResult(run_dir, counters.step, counters.episodes, counters.best["length"],
+    return TrainResult(prep.run_dir, counters.step, counters.episodes, counters.best["length"],
                        losses, stop_reason == "interrupted", stop_reason, written)  # fmt: skip
+
+
+def _elapsed(prep: Prepared, t0: float) -> float:
+    """Seconds of training in all: earlier invocations' (a resumed run) and this one's."""
+    return prep.counters.seconds + time.perf_counter() - t0
+
+
+def _open_run_folder(prep: Prepared):
+    """Create the run folder, write the metrics rows a resumed run kept, and open the
+    TensorBoard log (None without TensorBoard)."""
+    run_dir = prep.run_dir
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"run folder {run_dir}: cannot create it "
+                             f"({exc.strerror or exc})") from None  # fmt: skip
+    if prep.metrics_rows is not None:
+        write_metrics(run_dir / METRICS, prep.metrics_rows)
+    return tensorboard_writer(run_dir)
+
+
+def _start_self_play(prep: Prepared, should_stop: Deadline) -> SelfPlay | RaySelfPlay:
+    """Where the episodes come from: Ray actors with ``ray`` set, else :class:`SelfPlay`; the
+    seeds go on from the episodes already played."""
+    config, counters = prep.config, prep.counters
+    first_seed = config.seed * 1000 + 1 + counters.episodes
+    if config.ray is not None:
+        return RaySelfPlay(config, prep.curriculum, prep.net, first_seed, should_stop=should_stop)
+    return SelfPlay(config, prep.curriculum, prep.game, prep.net, prep.rng, first_seed,
+                    should_stop)  # fmt: skip
+
+
+def _gather_episodes(prep: Prepared, play: SelfPlay | RaySelfPlay,
+                     on_status: Callable[[str], None] | None) -> None:  # fmt: skip
+    """Episodes into the replay until it holds ``min_replay`` positions and the episodes keep
+    up with the steps (``episodes_per_step``), each counted (:func:`_record_episode`) and
+    told to the curriculum; a new target goes to the workers at once. Before the first step
+    ``on_status`` hears how much is gathered."""
+    config, counters, replay, curriculum = prep.config, prep.counters, prep.replay, prep.curriculum
+    wanted = math.ceil((counters.step + 1) * config.episodes_per_step)
+    while len(replay) < config.min_replay or counters.episodes < wanted:
+        samples, stats = play.next_episode()
+        replay.add(samples)
+        _record_episode(counters, stats, prep.task, config, prep.run_dir)
+        target_before = curriculum.target
+        curriculum.record(stats["correct"], stats["target_length"], stats["length"])
+        if config.workers and curriculum.target != target_before:
+            play.publish()
+        if on_status is not None and counters.step == 0:
+            played = plural(counters.episodes, "episode")
+            on_status(f"self-play: {played}, {len(replay)} of {config.min_replay} "
+                      "positions before the first step")  # fmt: skip
+
+
+def _learner_step(prep: Prepared, state_cache: dict, should_stop: Deadline) -> dict[str, float]:
+    """One learner step on a batch from the replay (``demo_fraction`` of it from the
+    demonstrations, if any), within the memory plan; its losses."""
+    config, rng, demos = prep.config, prep.rng, prep.demos
+    plan = config.plan
+    from_demos = round(config.batch_size * config.demo_fraction) if len(demos) else 0
+    batch = prep.replay.sample(config.batch_size - from_demos, rng)
+    if from_demos:
+        batch += demos.sample(from_demos, rng)
+    return learner_step(prep.net, prep.optimizer, prep.game, batch, state_cache,
+                        chunk=plan.learn_chunk, cache_bytes=plan.state_cache_bytes,
+                        should_stop=should_stop, threaded=plan.threaded)  # fmt: skip
+
+
+def _log_metrics(prep: Prepared, losses: list, seconds: float, should_stop: Deadline, writer,
+                 on_progress: Callable[[dict], None] | None) -> None:  # fmt: skip
+    """The step's metrics row (:func:`_metrics`) to ``metrics.csv``, TensorBoard and
+    ``on_progress``."""
+    row = _metrics(prep, losses, seconds, should_stop)
+    append_metrics(prep.run_dir / METRICS, row)
+    if writer is not None:
+        for key, value in row.items():
+            if key != "step" and value != "":
+                writer.add_scalar(key, float(value), prep.counters.step)
+    if on_progress is not None:
+        on_progress(row)
+
+
+def _checkpoint(prep: Prepared, seconds: float) -> None:
+    """Write ``checkpoint.pt``: the tensors, the replay, the counters (``seconds`` of training
+    in all), the random states, the config, the best program, the curriculum, the provenance."""
+    config, counters, run_dir = prep.config, prep.counters, prep.run_dir
+    payload = {
+        "format": FORMAT,
+        "network_config": dict(config.network),
+        "model": prep.net.state_dict(),
+        "optimizer": prep.optimizer.state_dict(),
+        "replay": prep.replay.state_dict(),
+        "demonstrations": prep.demos.state_dict(),
+        "counters": {"step": counters.step, "episodes": counters.episodes,
+                     "correct_episodes": counters.correct_episodes,
+                     "simulations": counters.simulations, "seconds": seconds},
+        "rng": rng_state(prep.rng),
+        "config": asdict(config),
+        "best": counters.best,
+        "curriculum": prep.curriculum.state_dict(),
+        "provenance": prep.provenance,
+    }  # fmt: skip
+    try:
+        save_checkpoint(run_dir / CHECKPOINT, payload)
+    except OSError as exc:
+        raise RunFolderError(f"run folder {run_dir}: cannot write {CHECKPOINT} "
+                             f"({exc.strerror or exc})") from None  # fmt: skip
+
+
+def _close_run(
+    prep: Prepared, play: SelfPlay | RaySelfPlay | None, writer, t0: float,
+    failure: Exception | None,
+) -> tuple[Path | None, Exception | None, bool]:  # fmt: skip
+    """At the end of a run, however it ended: stop the workers, write the checkpoint (a Ctrl-C
+    meanwhile waits for it) and close the TensorBoard log. Returns the checkpoint written
+    (None: not written), the failure to raise (``failure``, told of a checkpoint that could
+    not be written either), and whether a Ctrl-C came meanwhile."""
+    written = None
+    late: list[bool] = []
+    with on_sigint(lambda: late.append(True)):
+        try:
+            if play is not None:
+                play.close()
+        finally:
+            try:
+                _checkpoint(prep, _elapsed(prep, t0))
+                written = prep.run_dir / CHECKPOINT
+            except RunFolderError as exc:
+                if failure is None:
+                    failure = exc
+                else:
+                    failure = type(failure)(f"{failure}; checkpoint not written either "
+                                            f"({exc})")  # fmt: skip
+            finally:
+                if writer is not None:
+                    with contextlib.suppress(OSError):
+                        writer.close()
+    return written, failure, bool(late)
 
 
 def _metrics(prep: Prepared, losses: list, seconds: float, should_stop: ShouldStop) -> dict:
@@ -578,25 +633,6 @@ def _demonstrations(game: AssemblyGame, count: int, should_stop: Deadline) -> li
             timer.cancel()
     check(should_stop)
     return samples
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[list]:
-    """Within the block a Ctrl-C is noted (in the list yielded) instead of raised, so that the
-    last checkpoint is written whole; on the main thread only."""
-    late: list = []
-    if threading.current_thread() is not threading.main_thread():
-        yield late
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous in (signal.SIG_IGN, None):
-        yield late
-        return
-    signal.signal(signal.SIGINT, lambda signum, frame: late.append(signum))
-    try:
-        yield late
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _record_episode(counters: Counters, stats: dict, task: SortTask, config: TrainConfig,
