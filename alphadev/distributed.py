@@ -28,10 +28,14 @@ best program found by any worker, so every worker prunes with the best length kn
   one worker lives (the search goes on with fewer engines: none when one worker is left). The
   incumbent lives on the driver's node. When that node dies (its raylet: Ray then ends every
   actor of the job, on every node), the driver joins the cluster again, up to
-  :data:`MAX_REJOINS` times, and goes on with what it kept: the best program, the parts
-  already exhausted.
+  :data:`~alphadev.cluster.MAX_REJOINS` times, and goes on with what it kept: the best
+  program, the parts already exhausted.
 * **Stop**: at the time limit, the target, a proof, or Ctrl-C the driver tells every worker to
-  stop, waits at most :data:`~alphadev.search.STOP_GRACE` seconds, and shuts the job down.
+  stop, waits at most :data:`~alphadev.race.STOP_GRACE` seconds, and shuts the job down.
+
+Each worker's engines run in a :class:`~alphadev.race.Race` of their own that hands each better
+program to the incumbent and prunes with the incumbent's length; the driver's race keeps the
+best-so-far and its clock is :func:`alphadev.race.watch`, as without Ray.
 """
 
 from __future__ import annotations
@@ -39,37 +43,32 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 
 from alphadev import exact
 from alphadev.cluster import (
+    MAX_REJOINS,
     ActorPool,
     ClusterError,
     DriverNodeLost,
+    Losses,
     WorkersLost,
     check_driver_node,
     connect,
 )
-from alphadev.exact.split import split_space
+from alphadev.exact.split import Split, split_space
 from alphadev.game import AssemblyGame
 from alphadev.isa import Program
 from alphadev.latency import critical_path
 from alphadev.progress import plural
-from alphadev.search import (
-    EXACT_MAX_N,
-    STOP_GRACE,
-    Candidate,
-    Race,
-    SearchConfig,
-    SearchResult,
-    comparator_lane,
-    other_lanes,
-    table_bits,
-)
+from alphadev.race import STOP_GRACE, Candidate, Race, SearchResult, watch
+from alphadev.search import EXACT_MAX_N, SearchConfig, comparator_lane, other_lanes, table_bits
 from alphadev.tasks import SortTask, verify
 
 __all__ = [
@@ -129,24 +128,9 @@ class Incumbent:
         return None if self.best is None else self.best[1:]
 
 
-class _ClusterShared(Race):
-    """A worker's best-so-far: it sends what its engines find to the incumbent and prunes with
-    the incumbent's length."""
-
-    def __init__(self, task: SortTask, incumbent, t0: float) -> None:
-        super().__init__(task, None, t0)
-        self.incumbent = incumbent
-        self.known_length: int | None = None  # the incumbent's, at the last look
-
-    def offer(self, program: Program, found_by: str) -> bool:
-        better = super().offer(program, found_by)
-        if better:
-            self.incumbent.offer.remote(program, found_by, time.perf_counter() - self.t0)
-        return better
-
-    def best_length(self) -> int | None:
-        lengths = [x for x in (super().best_length(), self.known_length) if x is not None]
-        return min(lengths, default=None)
+def _tell(incumbent, candidate: Candidate) -> None:
+    """Hand a better program to the incumbent (a race's ``on_better`` on Ray)."""
+    incumbent.offer.remote(candidate.program, candidate.found_by, candidate.seconds)
 
 
 class SearchWorker:
@@ -158,7 +142,7 @@ class SearchWorker:
         self.slot = slot
         self.task = SortTask(self.config.n, self.config.registers, self.config.isa)
         self.control: exact.SearchControl | None = None
-        self.shared: _ClusterShared | None = None
+        self.shared: Race | None = None
         bits = table_bits(self.config.memory_bytes // 16)
         self.keys = np.zeros(1 << bits, dtype=np.uint64)
         self.depths = np.zeros(1 << bits, dtype=np.int16)
@@ -194,7 +178,9 @@ class SearchWorker:
 
         config = SearchConfig(**{**asdict(self.config), "seed": seed})
         game = AssemblyGame(self.task)
-        self.shared = shared = _ClusterShared(self.task, incumbent, time.perf_counter())
+        # What the engines find goes to the incumbent; they prune with its length, too.
+        self.shared = shared = Race(self.task, None, time.perf_counter())
+        shared.on_better = partial(_tell, incumbent)
         run = f"{self.slot}/{seed}/{time.time_ns()}"
 
         def counters() -> dict:
@@ -266,51 +252,34 @@ def _worker_pool(ray, config: SearchConfig, workers: int, incumbent) -> ActorPoo
     return ActorPool(make, call, workers)
 
 
-#: How many times a job joins the cluster again after losing the node it joined through.
-MAX_REJOINS = 3
-
-
 class _Rejoin(Exception):
     """The job's Ray state on the driver's node (the incumbent) was lost: join again."""
 
 
-class _Losses:
-    """What a job lost to faults over its sessions (a session: one connection to Ray; the job
-    joins again when the node it joined through dies); says on stderr what it goes on with."""
-
-    def __init__(self, command: str, workers: int) -> None:
-        self.command, self.workers = command, workers
-        self.restarts = self.nodes = self.rejoins = self.given_up = 0
-        self.left = self.shown = workers
-
-    def check(self, pool: ActorPool) -> None:
-        """Say so once each time the pool goes on with fewer workers than asked."""
-        if pool.workers < self.shown:
-            self.shown = pool.workers
-            _say(f"alphadev {self.command}: lost a Ray node and no CPU is free for its workers: "
-                 f"going on with {pool.workers} of {self.workers} workers")  # fmt: skip
-
-    def end(self, pool: ActorPool) -> None:
-        """A session ended: keep its counts."""
-        self.restarts += pool.restarts
-        self.given_up += pool.given_up
-        self.nodes += pool.nodes_lost()
-        self.left, self.shown = pool.up_workers, self.workers
-
-    def rejoin(self, exc: Exception) -> bool:
-        """Whether to join the cluster again after ``exc`` (a lost driver's node)."""
-        self.rejoins += 1
-        if self.rejoins > MAX_REJOINS:
-            _say(f"alphadev {self.command}: {exc}; not joining again after {MAX_REJOINS} times")
-            return False
-        _say(f"alphadev {self.command}: {exc}; joining the cluster again (what was done is kept)")
-        return True
-
-    def summary(self) -> str:
-        """``continued with K of W workers after losing a node``, or "" if no node was lost."""
-        if not (self.nodes or self.rejoins or self.given_up):
-            return ""
-        return f"continued with {self.left} of {self.workers} workers after losing a node"
+def _session(address: str | None, workers: int, losses: Losses,
+             body: Callable[[Any], None]) -> bool:  # fmt: skip
+    """``body(ray)`` in one session: connected to the cluster at ``address`` (or a local Ray
+    started for it) for as long as it runs. Whether the job may join again: not when every
+    worker was lost, nor after a failure once it had joined again, nor when the driver's node
+    was lost more than :data:`~alphadev.cluster.MAX_REJOINS` times (each said on stderr). A
+    cluster that cannot be joined the first time is the user's error, raised."""
+    try:
+        with connect(address, workers=workers, least=1 if losses.rejoins else None) as ray:
+            body(ray)
+    except WorkersLost as exc:
+        _say(f"alphadev {losses.command}: {exc}")
+        return False
+    except (DriverNodeLost, _Rejoin) as exc:
+        if losses.rejoin(exc):
+            return True
+        _say(f"alphadev {losses.command}: {exc}; not joining again after {MAX_REJOINS} times")
+        return False
+    except ClusterError as exc:
+        if not losses.rejoins:
+            raise
+        _say(f"alphadev {losses.command}: {exc}")
+        return False
+    return True
 
 
 def _engine_jobs(method: str, splits: bool, workers: int) -> int:
@@ -387,72 +356,98 @@ def prove_on_ray(
     workers: int,
     time_limit: float,
     on_progress: Callable[[int, int, int], None] | None = None,
+    split: Split | None = None,
+    skip: Collection[int] = (),
+    on_exhausted: Callable[[int, int, float], None] | None = None,
 ) -> SplitOutcome:
     """Is there a core of at most ``max_core`` instructions? The space is split into parts
-    (:func:`~alphadev.exact.split.split_space`) searched by ``workers`` Ray workers;
-    ``on_progress(parts_done, parts, states)`` is called a few times a second. The answer is
-    ``"exhausted"`` only when every part came back exhausted."""
+    (:func:`~alphadev.exact.split.split_space`; ``split``: the caller's, else about
+    :data:`PARTS_PER_WORKER` per worker) searched by ``workers`` Ray workers;
+    ``on_progress(parts_done, parts, states)`` is called a few times a second. The parts in
+    ``skip`` (indices) count as exhausted already (a resumed proof's ledger);
+    ``on_exhausted(part, states, seconds)`` is called as each other part comes back exhausted.
+    The answer is ``"exhausted"`` only when every part came back exhausted."""
     t0 = time.perf_counter()
-    deadline = t0 + time_limit
-    split = split_space(task, max_core, parts=PARTS_PER_WORKER * workers)
+    if split is None:
+        split = split_space(task, max_core, parts=PARTS_PER_WORKER * workers)
     if split.solution is not None:
         program = exact.assemble(task, split.solution)
         return SplitOutcome("found", program, max_core, 0, 0, split.depth, 0,
                             time.perf_counter() - t0, workers, 0)  # fmt: skip
-    config = SearchConfig(n=task.n, isa=task.isa.name, registers=task.registers)
-    prefixes = split.prefixes
-    exhausted: set[int] = set()  # the parts that came back exhausted, by index
-    status, program, nodes = "stopped", None, 0
-    losses = _Losses("prove", workers)
+    proof = _RayProof(task, max_core, split.prefixes, workers, t0, t0 + time_limit, on_progress)
+    proof.exhausted |= set(skip)
+    proof.on_exhausted = on_exhausted
+    while proof.status == "stopped" and len(proof.exhausted) < len(split.prefixes):
+        if time.perf_counter() >= proof.deadline:
+            break
+        if not _session(address, workers, proof.losses, proof.session):
+            break
+    if proof.status == "stopped" and len(proof.exhausted) == len(split.prefixes):
+        proof.status = "exhausted"
+    losses = proof.losses
+    if losses.summary():
+        _say(f"alphadev prove: {losses.summary()}")
+    return SplitOutcome(proof.status, proof.program, max_core, len(split.prefixes),
+                        len(proof.exhausted), split.depth, proof.nodes, time.perf_counter() - t0,
+                        workers, losses.restarts, losses.left)  # fmt: skip
 
-    def session(ray) -> None:
-        nonlocal status, program, nodes
-        pool = _worker_pool(ray, config, workers, None)
+
+class _RayProof:
+    """The driver of ``prove --ray``: the parts of the one question, which of them came back
+    exhausted (over every session), and the answer (``status``: ``stopped``, ``found``)."""
+
+    def __init__(self, task: SortTask, max_core: int, prefixes: list[exact.Core], workers: int,
+                 t0: float, deadline: float,
+                 on_progress: Callable[[int, int, int], None] | None) -> None:  # fmt: skip
+        self.max_core, self.prefixes, self.workers = max_core, prefixes, workers
+        self.deadline, self.on_progress = deadline, on_progress
+        self.config = SearchConfig(n=task.n, isa=task.isa.name, registers=task.registers)
+        self.race = Race(task, None, t0)  # its stop signal and clock (its best-so-far unused)
+        self.status, self.program, self.nodes = "stopped", None, 0
+        self.exhausted: set[int] = set()  # the parts that came back exhausted, by index
+        self.on_exhausted: Callable[[int, int, float], None] | None = None
+        self.losses = Losses("prove", workers, say=_say, up_only=True)
+        self.pool: ActorPool | None = None
+
+    def session(self, ray) -> None:
+        """One connection to Ray: the parts not yet exhausted, until the answer or the time
+        limit; then every worker told to stop."""
+        self.pool = pool = _worker_pool(ray, self.config, self.workers, None)
         try:
-            for index, prefix in enumerate(prefixes):
-                if index not in exhausted:
-                    pool.submit(("part", max_core, prefix, index))
-            while len(exhausted) < len(prefixes) and time.perf_counter() < deadline:
-                item = pool.next(timeout=min(0.25, max(0.01, deadline - time.perf_counter())))
-                losses.check(pool)
-                if item is not None:
-                    nodes += item.result["nodes"]
-                    if item.result["status"] == "found":
-                        status, program = "found", item.result["program"]
-                        return
-                    if item.result["status"] == "exhausted":
-                        exhausted.add(item.job[3])
-                if on_progress is not None:
-                    on_progress(len(exhausted), len(prefixes), nodes)
+            for index, prefix in enumerate(self.prefixes):
+                if index not in self.exhausted:
+                    pool.submit(("part", self.max_core, prefix, index))
+            watch(self.race, self.deadline, until=self._answered, wait=self._next_part,
+                  on_tick=self._progress)  # fmt: skip
         finally:
-            losses.end(pool)
+            self.losses.end(pool)
             _stop_all(pool)
             pool.shutdown()
 
-    while status == "stopped" and len(exhausted) < len(prefixes):
-        if time.perf_counter() >= deadline:
-            break
-        try:
-            with connect(address, workers=workers, least=1 if losses.rejoins else None) as ray:
-                session(ray)
-        except WorkersLost as exc:
-            _say(f"alphadev prove: {exc}")
-            break
-        except DriverNodeLost as exc:
-            if not losses.rejoin(exc):
-                break
-        except ClusterError as exc:
-            if not losses.rejoins:
-                raise
-            _say(f"alphadev prove: {exc}")
-            break
-    if status == "stopped" and len(exhausted) == len(prefixes):
-        status = "exhausted"
-    if losses.summary():
-        _say(f"alphadev prove: {losses.summary()}")
-    return SplitOutcome(status, program, max_core, len(prefixes), len(exhausted), split.depth,
-                        nodes, time.perf_counter() - t0, workers, losses.restarts,
-                        losses.left)  # fmt: skip
+    def _answered(self) -> str | None:
+        return "every part exhausted" if len(self.exhausted) == len(self.prefixes) else None
+
+    def _next_part(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a part: its states counted, its exhaustion noted;
+        True (the answer) when it found a program."""
+        item = self.pool.next(timeout=timeout)
+        self.losses.check(self.pool)
+        if item is None:
+            return False
+        self.nodes += item.result["nodes"]
+        if item.result["status"] == "found":
+            self.status, self.program = "found", item.result["program"]
+            return True
+        part = item.job[3]
+        if item.result["status"] == "exhausted" and part not in self.exhausted:
+            self.exhausted.add(part)
+            if self.on_exhausted is not None:
+                self.on_exhausted(part, item.result["nodes"], item.result["seconds"])
+        return False
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(len(self.exhausted), len(self.prefixes), self.nodes)
 
 
 class _Descent:
@@ -530,28 +525,76 @@ def search_on_ray(
 ) -> SearchResult:
     """:func:`alphadev.search.run_search` over ``workers`` Ray workers (see the module
     docstring); the same result, with ``cluster`` describing the job."""
-    t0 = time.perf_counter()
-    # The race stops a little before the limit, so that stopping the workers and Ray (about
-    # 1.5 s on 2 cores) still ends within about a second of it, as a search without Ray does.
-    deadline = t0 + max(config.time_limit / 2, config.time_limit - RAY_SHUTDOWN_RESERVE)
-    task = SortTask(config.n, config.registers, config.isa)
-    verify(Program(task.layout, ()), task, random_rows=3)  # load the emulator once, here
-    shared = Race(task, config.target, t0)
-    shared.offer(exact.assemble(task, exact.network_core(task)), "sorting network (constructed)")
-    splits = config.method in ("auto", "exact") and task.n <= EXACT_MAX_N
-    engine_jobs = _engine_jobs(config.method, splits, workers)
-    part_nodes = 0  # states of the exact parts that came back
-    counted = {"simulations": 0, "mcts_states": 0, "nodes": 0}  # engines of ended sessions
-    engines = {**counted, "evaluator": "none"}  # those of this session
-    capped: list[str] = []
-    descent: _Descent | None = None
-    losses = _Losses("search", workers)
+    search = _RaySearch(config, workers, on_progress)
+    race = search.race
+    try:  # Ctrl-C while Ray starts, too: the search ends with what it has
+        while not race.stop.is_set():
+            if search.losses.rejoins and time.perf_counter() >= search.deadline:
+                race.finish("time limit")
+                break
+            if not _session(address, workers, search.losses, search.session):
+                race.finish("lost the cluster")
+    except KeyboardInterrupt:
+        race.finish("interrupted")
+    return search.result(address)
 
-    def session(ray) -> None:
+
+class _RaySearch:
+    """The driver of ``search --ray``: its race (the best-so-far, the stop signal), what the
+    engines and the exact parts counted, the split descent, and what faults cost. Each
+    session (one connection to Ray) starts an incumbent and the workers, hands them jobs, and
+    watches the clock (:func:`alphadev.race.watch`) until the race stops."""
+
+    def __init__(self, config: SearchConfig, workers: int,
+                 on_progress: Callable[[float, Candidate | None, int, int], None] | None,
+                 ) -> None:  # fmt: skip
+        self.t0 = t0 = time.perf_counter()
+        # The race stops a little before the limit, so that stopping the workers and Ray (about
+        # 1.5 s on 2 cores) still ends within about a second of it, as a search without Ray does.
+        self.deadline = t0 + max(config.time_limit / 2, config.time_limit - RAY_SHUTDOWN_RESERVE)
+        self.config, self.workers, self.on_progress = config, workers, on_progress
+        self.task = task = SortTask(config.n, config.registers, config.isa)
+        verify(Program(task.layout, ()), task, random_rows=3)  # load the emulator once, here
+        self.race = Race(task, config.target, t0)
+        self.race.offer(exact.assemble(task, exact.network_core(task)),
+                        "sorting network (constructed)")  # fmt: skip
+        self.splits = config.method in ("auto", "exact") and task.n <= EXACT_MAX_N
+        self.engine_jobs = _engine_jobs(config.method, self.splits, workers)
+        self.part_nodes = 0  # states of the exact parts that came back
+        self.counted = {"simulations": 0, "mcts_states": 0, "nodes": 0}  # ended sessions' engines
+        self.engines = {**self.counted, "evaluator": "none"}  # those of this session
+        self.capped: list[str] = []
+        self.descent: _Descent | None = None
+        self.losses = Losses("search", workers, say=_say, up_only=True)
+        self.ray: Any = None  # this session's Ray, incumbent and workers
+        self.incumbent: Any = None
+        self.pool: ActorPool | None = None
+
+    def session(self, ray) -> None:
         """One connection to Ray, until the search stops (or the driver's node is lost)."""
-        nonlocal part_nodes, engines, descent
+        self.ray = ray
+        self.incumbent = self._start_incumbent()
+        self.race.on_better = partial(_tell, self.incumbent)  # the workers prune with it
+        self.pool = _worker_pool(ray, self.config, self.workers, self.incumbent)
+        lost = False
+        try:
+            self._submit()
+            watch(self.race, self.deadline, until=self._over, wait=self._step,
+                  on_tick=self._progress)  # fmt: skip
+        except KeyboardInterrupt:
+            self.race.finish("interrupted")
+        except (DriverNodeLost, _Rejoin):
+            lost = True
+            raise
+        finally:
+            self._end(lost)
+
+    def _start_incumbent(self):
+        """This session's incumbent, holding the best so far (:class:`_Rejoin` when it did not
+        start because the driver's node is lost)."""
+        ray = self.ray
         incumbent = _incumbent(ray)
-        best = shared.best
+        best = self.race.best
         try:
             ray.get(incumbent.offer.remote(best.program, best.found_by, best.seconds),
                     timeout=START_TIMEOUT)  # fmt: skip
@@ -560,127 +603,124 @@ def search_on_ray(
         except ray.exceptions.RayError as exc:
             check_driver_node(ray)
             raise _Rejoin(f"the incumbent actor did not start ({type(exc).__name__})") from None
-        pool = _worker_pool(ray, config, workers, incumbent)
+        return incumbent
 
-        def offer(program: Program, found_by: str) -> bool:
-            """A program found by the driver's side: kept here and told to the workers."""
-            better = shared.offer(program, found_by)
-            if better:
-                incumbent.offer.remote(program, found_by, time.perf_counter() - t0)
-            return better
+    def _submit(self) -> None:
+        """Queue the session's jobs: the engines, and the exact descent's parts (a question
+        asked in the first session; the parts not yet exhausted in a later one)."""
+        for k in range(self.engine_jobs):
+            self.pool.submit(("engines", self.config.seed + k))
+        if self.splits and self.descent is None:
+            self.descent = _Descent(self.task, self.pool, max(1, self.workers - self.engine_jobs))
+            self.descent.ask(self.race.best.core_length, self.race.offer)
+        elif self.descent is not None:
+            self.descent.pool = self.pool
+            self.descent.resubmit()
 
-        def take(item) -> None:
-            nonlocal part_nodes
-            if item.job[0] == "engines":  # its counters are at the incumbent
-                capped.extend(item.result["capped"])
-                return
-            part_nodes += item.result["nodes"]
-            if item.result["program"] is not None:
-                offer(item.result["program"], "exact descent (split)")
-            if descent is not None:
-                descent.record(item.job, item.result, closing=shared.stop.is_set())
+    def _over(self) -> str | None:
+        """Why the search ends now, whatever the clock says: the descent proved the best
+        optimal, or no job is left."""
+        if self.descent is not None and self.descent.proved:
+            self.race.optimal = True
+            return "proved optimal"
+        if not self.pool.running and not self.pool.queue:
+            return "search space exhausted"
+        return None
 
-        lost = False
+    def _step(self, timeout: float) -> bool:
+        """Up to the next look: the next job back (within ``timeout`` seconds), fewer engines
+        after a lost node, the incumbent's best taken, and a new question when the best got
+        shorter. True when every worker was lost."""
+        pool = self.pool
         try:
-            for k in range(engine_jobs):
-                pool.submit(("engines", config.seed + k))
-            if splits and descent is None:
-                descent = _Descent(task, pool, max(1, workers - engine_jobs))
-                descent.ask(shared.best.core_length, offer)
-            elif descent is not None:  # a new session: the parts not yet exhausted
-                descent.pool = pool
-                descent.resubmit()
-            while not shared.stop.is_set():
-                if descent is not None and descent.proved:
-                    shared.optimal = True
-                    shared.finish("proved optimal")
-                    break
-                if time.perf_counter() >= deadline:
-                    shared.finish("time limit")
-                    break
-                if not pool.running and not pool.queue:
-                    shared.finish("search space exhausted")
-                    break
-                try:
-                    item = pool.next(timeout=min(0.25, max(0.01, deadline - time.perf_counter())))
-                except WorkersLost as exc:
-                    _say(f"alphadev search: {exc}")
-                    shared.finish("every worker lost")
-                    break
-                if pool.workers < workers:  # a node was lost: fewer engines, if any
-                    losses.check(pool)
-                    _fit_engines(pool, _engine_jobs(config.method, splits, pool.workers))
-                if item is not None:
-                    take(item)
-                try:
-                    found, engines = ray.get([incumbent.get.remote(), incumbent.totals.remote()],
-                                             timeout=SYNC_TIMEOUT)  # fmt: skip
-                except (ray.exceptions.GetTimeoutError, ray.exceptions.ActorUnavailableError):
-                    found = None  # it may answer again; if its node died, Ray will say so
-                except ray.exceptions.RayError as exc:  # it lived on the driver's node
-                    check_driver_node(ray)
-                    raise _Rejoin(f"the incumbent actor was lost ({type(exc).__name__})") from None
-                if found is not None:
-                    shared.offer(found[0], found[1])
-                best = shared.best
-                if descent is not None and best.core_length - 1 < descent.max_core:
-                    descent.ask(best.core_length, offer)
-                if on_progress is not None:
-                    on_progress(time.perf_counter() - t0, shared.best,
-                                counted["simulations"] + engines["simulations"],
-                                part_nodes + counted["nodes"] + engines["nodes"])  # fmt: skip
-        except KeyboardInterrupt:
-            shared.finish("interrupted")
-        except (DriverNodeLost, _Rejoin):
-            lost = True
-            raise
-        finally:
-            losses.end(pool)
-            if not lost:
-                if not shared.stop.is_set():
-                    shared.finish("done")
-                for item in _stop_all(pool):
-                    take(item)
-            pool.shutdown()
-            if not lost:
-                with suppress(Exception):  # the engines' last reports
-                    engines = ray.get(incumbent.totals.remote(), timeout=STOP_GRACE)
-            for key in counted:
-                counted[key] += engines[key]
-            evaluator = engines["evaluator"]
-            engines = {key: 0 for key in counted} | {"evaluator": evaluator}
+            item = pool.next(timeout=timeout)
+        except WorkersLost as exc:
+            _say(f"alphadev search: {exc}")
+            self.race.finish("every worker lost")
+            return True
+        if pool.workers < self.workers:  # a node was lost: fewer engines, if any
+            self.losses.check(pool)
+            _fit_engines(pool, _engine_jobs(self.config.method, self.splits, pool.workers))
+        if item is not None:
+            self._take(item)
+        self._sync()
+        best = self.race.best
+        if self.descent is not None and best.core_length - 1 < self.descent.max_core:
+            self.descent.ask(best.core_length, self.race.offer)
+        return False
 
-    try:  # Ctrl-C while Ray starts, too: the search ends with what it has
-        while not shared.stop.is_set():
-            if losses.rejoins and time.perf_counter() >= deadline:
-                shared.finish("time limit")
-                break
-            try:
-                with connect(address, workers=workers, least=1 if losses.rejoins else None) as ray:
-                    session(ray)
-            except (DriverNodeLost, _Rejoin) as exc:
-                if not losses.rejoin(exc):
-                    shared.finish("lost the cluster")
-            except ClusterError as exc:
-                if not losses.rejoins:
-                    raise
-                _say(f"alphadev search: {exc}")
-                shared.finish("lost the cluster")
-    except KeyboardInterrupt:
-        shared.finish("interrupted")
-    cluster = (f"Ray ({address or 'local'}), {plural(workers, 'worker')}: "
-               f"{plural(engine_jobs, 'engine')} running side by side")  # fmt: skip
-    if descent is not None:
-        cluster += (f"; the exact descent (is there a shorter kernel?) cut into "
-                    f"{plural(descent.parts, 'part')} for the workers, "
-                    f"{descent.exhausted:,} of them searched to the end, on the last of "
-                    f"{plural(descent.questions, 'length')} asked")  # fmt: skip
-    cluster += f"; {plural(losses.restarts, 'worker')} replaced"
-    if losses.summary():
-        cluster += f"; {losses.summary()}"
-        _say(f"alphadev search: {losses.summary()}")
-    return shared.result(config, time.perf_counter() - t0, simulations=counted["simulations"],
-                         mcts_states=counted["mcts_states"],
-                         enumeration_states=part_nodes + counted["nodes"],
-                         evaluator=engines["evaluator"], memory_capped=tuple(capped),
-                         cluster=cluster)  # fmt: skip
+    def _take(self, item) -> None:
+        """A job came back: an engines job's capped tables (its counters are at the
+        incumbent); a part's states, its program, and its answer to the descent."""
+        if item.job[0] == "engines":
+            self.capped.extend(item.result["capped"])
+            return
+        self.part_nodes += item.result["nodes"]
+        if item.result["program"] is not None:
+            self.race.offer(item.result["program"], "exact descent (split)")
+        if self.descent is not None:
+            self.descent.record(item.job, item.result, closing=self.race.stop.is_set())
+
+    def _sync(self) -> None:
+        """The incumbent's best (what the workers found) into the race, and the engines'
+        counters; :class:`_Rejoin` when the incumbent was lost with the driver's node."""
+        ray = self.ray
+        try:
+            found, self.engines = ray.get([self.incumbent.get.remote(),
+                                           self.incumbent.totals.remote()],
+                                          timeout=SYNC_TIMEOUT)  # fmt: skip
+        except (ray.exceptions.GetTimeoutError, ray.exceptions.ActorUnavailableError):
+            found = None  # it may answer again; if its node died, Ray will say so
+        except ray.exceptions.RayError as exc:  # it lived on the driver's node
+            check_driver_node(ray)
+            raise _Rejoin(f"the incumbent actor was lost ({type(exc).__name__})") from None
+        if found is not None:
+            self.race.offer(found[0], found[1])
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            counted, engines = self.counted, self.engines
+            self.on_progress(time.perf_counter() - self.t0, self.race.best,
+                             counted["simulations"] + engines["simulations"],
+                             self.part_nodes + counted["nodes"] + engines["nodes"])  # fmt: skip
+
+    def _end(self, lost: bool) -> None:
+        """The session's end: its losses counted; unless the driver's node was lost, the
+        workers told to stop (what they send back within the grace taken) and the engines'
+        last counters read; the workers shut down, and the engines' counters kept."""
+        pool = self.pool
+        self.losses.end(pool)
+        if not lost:
+            self.race.finish("done")
+            for item in _stop_all(pool):
+                self._take(item)
+        pool.shutdown()
+        if not lost:
+            with suppress(Exception):  # the engines' last reports
+                self.engines = self.ray.get(self.incumbent.totals.remote(), timeout=STOP_GRACE)
+        for key in self.counted:
+            self.counted[key] += self.engines[key]
+        self.engines = {key: 0 for key in self.counted} | {"evaluator": self.engines["evaluator"]}
+
+    def result(self, address: str | None) -> SearchResult:
+        """The race's result (its winner verified) with the counters of every session and a
+        line that describes the job."""
+        workers, descent, losses = self.workers, self.descent, self.losses
+        cluster = (f"Ray ({address or 'local'}), {plural(workers, 'worker')}: "
+                   f"{plural(self.engine_jobs, 'engine')} running side by side")  # fmt: skip
+        if descent is not None:
+            cluster += (f"; the exact descent (is there a shorter kernel?) cut into "
+                        f"{plural(descent.parts, 'part')} for the workers, "
+                        f"{descent.exhausted:,} of them searched to the end, on the last of "
+                        f"{plural(descent.questions, 'length')} asked")  # fmt: skip
+        cluster += f"; {plural(losses.restarts, 'worker')} replaced"
+        if losses.summary():
+            cluster += f"; {losses.summary()}"
+            _say(f"alphadev search: {losses.summary()}")
+        counted = self.counted
+        return self.race.result(self.config, time.perf_counter() - self.t0,
+                                simulations=counted["simulations"],
+                                mcts_states=counted["mcts_states"],
+                                enumeration_states=self.part_nodes + counted["nodes"],
+                                evaluator=self.engines["evaluator"],
+                                memory_capped=tuple(self.capped), cluster=cluster)  # fmt: skip

@@ -193,3 +193,19 @@ def test_ctrl_c_stops_a_search_on_ray_and_keeps_its_best(tmp_path):
     for fast in tmp_path.glob("sort5_cmov_fast.s"):
         assert main(["verify", str(fast)]) == 0
     assert len(written) == 1 and main(["verify", str(written[0])]) == 0
+
+
+def test_a_proof_on_ray_skips_the_parts_of_its_ledger_and_records_the_others(local_ray):
+    from alphadev.exact.split import split_space
+
+    task = SortTask(3)
+    split = split_space(task, 10, parts=40)
+    recorded = {}
+
+    def record(part, states, _seconds):
+        recorded[part] = states
+
+    outcome = prove_on_ray(task, 10, address=None, workers=2, time_limit=120, split=split,
+                           skip={0, 1, 2}, on_exhausted=record)  # fmt: skip
+    assert outcome.status == "exhausted" and outcome.exhausted == outcome.parts
+    assert set(recorded) == set(range(3, len(split.prefixes)))

@@ -7,7 +7,14 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from alphadev.cli.common import UsageError, add_ray_flags, check_ray, reporter
+from alphadev.cli.common import (
+    UsageError,
+    add_ray_flags,
+    check_out_file,
+    check_ray,
+    clip,
+    reporter,
+)
 from alphadev.cli.exit_codes import FAILED, OK, UNDECIDED
 from alphadev.options import check_seconds, option
 from alphadev.search import MAX_N, SearchConfig
@@ -18,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["ProveConfig", "add_parser", "run"]
 
 MAX_LENGTH_HELP = "full length, loads and stores included"
+#: Parts of the question with ``--ledger`` (one split for every run, here or on Ray).
+LEDGER_PARTS = 512
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +40,12 @@ class ProveConfig:
     registers: int | None = option(None, help="register count (default n+1)")
     max_length: int = option(help=MAX_LENGTH_HELP)
     time_limit: float = option(3600.0, help="seconds, at most a week", metavar="TIME_LIMIT")
+    ledger: str | None = option(
+        None,
+        help="keep the parts of the proof already exhausted in this file, and skip them: a "
+        "stopped proof resumes where it was, here or on Ray, with any worker count",
+        metavar="FILE",
+    )
 
     def __post_init__(self) -> None:
         SearchConfig(n=self.n, isa=self.isa, registers=self.registers)
@@ -55,7 +70,7 @@ def add_parser(sub) -> None:
         formatter_class=DefaultsFormatter,
     )
     # add_options makes no flag required: --max-length is added by hand, in its place
-    add_options(p, ProveConfig, skip=("max_length", "time_limit"))
+    add_options(p, ProveConfig, skip=("max_length", "time_limit", "ledger"))
     p.add_argument("--max-length", type=int, required=True, help=MAX_LENGTH_HELP)
     add_options(p, ProveConfig, skip=("n", "isa", "registers", "max_length"))
     add_ray_flags(p)
@@ -64,14 +79,13 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace, out: Console) -> int:
-    import threading
     import time
 
     from rich.console import Console
 
     from alphadev import exact
     from alphadev.options import config_from_args
-    from alphadev.search import STOP_GRACE
+    from alphadev.race import Race, start_lane, stop_lanes, watch
     from alphadev.tasks import SortTask
 
     try:
@@ -83,41 +97,34 @@ def run(args: argparse.Namespace, out: Console) -> int:
     core = config.max_length - 2 * config.n
     network = exact.assemble(task, exact.network_core(task))
     check_ray(args)
+    if config.ledger is not None:
+        _check_ledger_path(config.ledger)
     if args.max_length >= len(network):  # answered at once: the lowered network is one
         outcome = exact.Outcome("found", network, len(network) - 2 * args.n, 0, 0.0)
         return _report_proof(args, out, outcome, outcome.max_core, space)
+    if config.ledger is not None:
+        return _prove_by_parts(args, out, config, task, core, space)
     if args.ray is not None:
         return _prove_on_ray(args, out, task, core, space)
-    control = exact.SearchControl()
     err = Console(stderr=True, highlight=False)
     result: list[exact.Outcome] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            result.append(exact.find(task, core, control=control))
-        except BaseException as exc:  # handed to the calling thread
-            errors.append(exc)
-
-    worker = threading.Thread(target=work, name="prove", daemon=True)
     t0 = time.perf_counter()
-    deadline = t0 + args.time_limit
+    race = Race(task, None, t0)  # one lane: the proof; its stop signal reaches the kernel
     with reporter(err, total=None, label=f"prove sort{args.n} <= {args.max_length}") as report:
-        worker.start()
-        while worker.is_alive():
-            now = time.perf_counter()
-            if now >= deadline + STOP_GRACE:
-                break  # not stopped yet (a first run compiling the kernel): undecided
-            if now >= deadline:
-                control.stop()  # the kernel sees it at its next poll
-            worker.join(0.1)
-            report.update(0, f"states {control.nodes:,}")
-    if errors:
-        raise errors[0]
+        lane = start_lane(race, "prove", lambda: result.append(
+            exact.find(task, core, control=race.control)))  # fmt: skip
+        # At the time limit the kernel stops at its next poll; one that has not stopped within
+        # the grace (a first run compiling it) is left behind, and the answer is undecided.
+        watch(race, t0 + args.time_limit, lanes=[lane], wait=lane.join, every=0.1,
+              on_tick=lambda: report.update(0, f"states {race.control.nodes:,}"))  # fmt: skip
+        stop_lanes(race, [lane])
+    if race.errors:
+        raise race.errors[0]
     if result:
         outcome = result[0]
     else:
-        outcome = exact.Outcome("stopped", None, core, control.nodes, time.perf_counter() - t0)
+        outcome = exact.Outcome("stopped", None, core, race.control.nodes,
+                                time.perf_counter() - t0)  # fmt: skip
     return _report_proof(args, out, outcome, core, space)
 
 
@@ -128,15 +135,7 @@ def _report_proof(args: argparse.Namespace, out: Console, outcome, core: int, sp
     from alphadev import asm
 
     exists = {"found": True, "exhausted": False, "stopped": None}[outcome.status]
-    split_text = ""
-    if split is not None:
-        split_text = (f"{split['parts']} parts (core prefixes of {split['split_depth']} "
-                      f"instructions) on {split['workers']} Ray workers, "
-                      f"{split['parts_exhausted']} exhausted, {split['workers_replaced']} "
-                      "workers replaced")  # fmt: skip
-        left = split.get("workers_left")
-        if left is not None and left < split["workers"]:
-            split_text += f", {left} left at the end (a node was lost)"
+    split_text = "" if split is None else _split_text(split)
     if args.json:
         print(json.dumps({
             "exists": exists,
@@ -166,6 +165,119 @@ def _report_proof(args: argparse.Namespace, out: Console, outcome, core: int, sp
             f"{outcome.nodes:,} states"
         )
     return {False: OK, True: FAILED, None: UNDECIDED}[exists]
+
+
+def _check_ledger_path(path: str) -> None:
+    """Refuse, before any work, a ``--ledger`` path that is not a regular file or a new name
+    in a folder where one can be written."""
+    from alphadev.atomic import not_regular
+
+    check_out_file(path, "--ledger")
+    why = not_regular(path)
+    if why is not None:
+        raise UsageError(f"--ledger {clip(path, 200)}: {why}")
+
+
+def _split_text(split: dict) -> str:
+    """The split's line of a proof's report: its parts, where they ran, the ledger."""
+    where = "here" if split["workers"] is None else f"on {split['workers']} Ray workers"
+    text = (f"{split['parts']} parts (core prefixes of {split['split_depth']} instructions) "
+            f"{where}, {split['parts_exhausted']} exhausted")  # fmt: skip
+    if split.get("ledger") is not None:
+        text += f" ({split['parts_skipped']} of them by earlier runs, ledger {split['ledger']})"
+    if split["workers"] is not None:
+        text += f", {split['workers_replaced']} workers replaced"
+        left = split.get("workers_left")
+        if left is not None and left < split["workers"]:
+            text += f", {left} left at the end (a node was lost)"
+    return text
+
+
+def _prove_by_parts(args: argparse.Namespace, out: Console, config: ProveConfig, task,
+                    core: int, space) -> int:  # fmt: skip
+    """``prove --ledger FILE``: the question cut into :data:`LEDGER_PARTS` parts, searched
+    here one by one or on Ray; each part that comes back exhausted is written to the ledger
+    at once, and the parts a ledger already holds are skipped. The certificate's states and
+    seconds add up every run's exhausted parts."""
+    import time
+
+    from rich.console import Console
+
+    from alphadev import exact
+    from alphadev.exact.ledger import LedgerError, ProofLedger, question_of
+    from alphadev.exact.split import split_space
+
+    t0 = time.perf_counter()
+    split = split_space(task, core, parts=LEDGER_PARTS)
+    if split.solution is not None:
+        program = exact.assemble(task, split.solution)
+        outcome = exact.Outcome("found", program, core, 0, time.perf_counter() - t0)
+        return _report_proof(args, out, outcome, core, space)
+    try:
+        ledger = ProofLedger.open(config.ledger, question_of(task, core, split.prefixes))
+    except LedgerError as exc:
+        raise UsageError(f"--ledger {exc}") from None
+    skipped, parts = len(ledger.exhausted), len(split.prefixes)
+    err = Console(stderr=True, highlight=False)
+    label = f"prove sort{args.n} <= {args.max_length}" + (" on Ray" if args.ray else "")
+    with reporter(err, total=None, label=label) as report:
+
+        def on_progress(done: int, _parts: int, states: int) -> None:
+            report.update(0, f"parts {done}/{parts}  states {states:,}")
+
+        if args.ray is not None:
+            status, program, workers, restarts, left = _parts_on_ray(
+                args, task, core, split, ledger, on_progress
+            )
+        else:
+            status, program = _parts_here(args, task, core, split, ledger, on_progress)
+            workers = restarts = left = None
+    seconds = time.perf_counter() - t0
+    if status == "exhausted":
+        seconds = ledger.seconds  # the parts' search time over every run
+    outcome = exact.Outcome(status, program, core, ledger.states, seconds)
+    info = {"parts": parts, "parts_exhausted": len(ledger.exhausted), "parts_skipped": skipped,
+            "split_depth": split.depth, "workers": workers, "workers_replaced": restarts,
+            "workers_left": left, "ledger": str(config.ledger)}  # fmt: skip
+    return _report_proof(args, out, outcome, core, space, info)
+
+
+def _parts_here(args, task, core: int, split, ledger, on_progress) -> tuple[str, object]:
+    """The parts not in the ledger, on a lane of this process, until the answer or the time
+    limit. Returns ``(status, program)``."""
+    import time
+
+    from alphadev.exact.split import search_parts
+    from alphadev.race import Race, start_lane, stop_lanes, watch
+
+    t0 = time.perf_counter()
+    race = Race(task, None, t0)
+    answer = []
+    lane = start_lane(race, "prove", lambda: answer.append(search_parts(
+        task, core, split.prefixes, skip=set(ledger.exhausted), on_exhausted=ledger.record,
+        control=race.control)))  # fmt: skip
+    watch(race, t0 + args.time_limit, lanes=[lane], wait=lane.join, every=0.1,
+          on_tick=lambda: on_progress(len(ledger.exhausted), 0, ledger.states))  # fmt: skip
+    stop_lanes(race, [lane])
+    if race.errors:
+        raise race.errors[0]
+    if not answer:
+        return "stopped", None
+    return answer[0].status, answer[0].program
+
+
+def _parts_on_ray(args, task, core: int, split, ledger, on_progress):
+    """The parts not in the ledger on Ray. Returns ``(status, program, workers, workers
+    replaced, workers left)``."""
+    from alphadev.distributed import prove_on_ray
+
+    try:
+        outcome = prove_on_ray(task, core, address=args.ray, workers=args.workers,
+                               time_limit=args.time_limit, on_progress=on_progress, split=split,
+                               skip=set(ledger.exhausted), on_exhausted=ledger.record)  # fmt: skip
+    except ValueError as exc:  # the cluster cannot be joined, or is too small
+        raise UsageError(str(exc)) from None
+    return outcome.status, outcome.program, outcome.workers, outcome.restarts, outcome.workers_left
 
 
 def _prove_on_ray(args: argparse.Namespace, out: Console, task, core: int, space) -> int:
