@@ -79,6 +79,16 @@ def _state_key(hashes, written, scratch, flags_hash, flags_valid, last_cmp):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _count_and_poll(control, generated, poll, max_nodes):  # pragma: no cover - compiled
+    """Count the ``generated``-th state in ``control``; whether the search must stop: asked to
+    (looked at every ``poll`` states) or ``max_nodes`` reached (every ``POLL_EVERY``)."""
+    control[NODES] += 1
+    if generated % poll == 0 and control[STOP] != 0:
+        return True
+    return generated % POLL_EVERY == 0 and max_nodes > 0 and generated >= max_nodes
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _loses_a_value(regs, written, dst, column):  # pragma: no cover - compiled
     """Writing ``column`` into written register ``dst`` drops, in some row, the last copy of a
     value (every value of a row is needed by some sorted slot, and nothing creates values): the
@@ -188,11 +198,8 @@ def _search(
                 regs[depth], dst, src, flags[depth], flags_valid[depth], rows, flags[child]
             ):
                 continue
-            control[NODES] += 1
             generated += 1
-            if generated % poll == 0 and control[STOP] != 0:
-                return _FOUND_STOPPED
-            if generated % POLL_EVERY == 0 and max_nodes > 0 and generated >= max_nodes:
+            if _count_and_poll(control, generated, poll, max_nodes):
                 return _FOUND_STOPPED
             regs[child] = regs[depth]
             written[child] = written[depth]
@@ -208,11 +215,8 @@ def _search(
             column_result(op, dst, src, regs[depth], flags[depth], column)
             if not write_changes(column, regs[depth], dst, written[depth], rows):
                 continue
-            control[NODES] += 1
             generated += 1
-            if generated % poll == 0 and control[STOP] != 0:
-                return _FOUND_STOPPED
-            if generated % POLL_EVERY == 0 and max_nodes > 0 and generated >= max_nodes:
+            if _count_and_poll(control, generated, poll, max_nodes):
                 return _FOUND_STOPPED
             held = held_target(column, targets)
             if tight:
