@@ -165,10 +165,12 @@ def search_parts(
 ) -> PartsOutcome:
     """Answer the split question part by part on this thread: ``find(prefix=...)`` for every
     part not in ``skip`` (indices into ``prefixes``, already exhausted), in order, with one
-    transposition table kept across the exhausted parts (zeroed after any other ending).
-    ``on_exhausted(part, states, seconds)`` is called as each part comes back exhausted (the
-    ledger's record). ``"exhausted"`` only when every part is: the claim of
-    :func:`~alphadev.exact.find` undivided (see the module docstring)."""
+    transposition table (``2**table_bits`` entries, 10 bytes each) kept across the exhausted
+    parts and zeroed after any other ending. ``on_exhausted(part, states, seconds)`` is called
+    as each part comes back exhausted (the ledger's record). ``"exhausted"`` only when every
+    part is: the claim of :func:`~alphadev.exact.find` undivided (see the module docstring).
+    For parts on several cores, :func:`alphadev.distributed.prove_on_ray` takes the same
+    split."""
     control = SearchControl() if control is None else control
     keys = np.zeros(1 << table_bits, dtype=np.uint64)
     depths = np.zeros(1 << table_bits, dtype=np.int16)
