@@ -23,10 +23,10 @@ every row): a progress signal for heuristic evaluators.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from alphadev.exact.columns import is_dead, missing_targets
 from alphadev.game import NEXT_LOAD, STORED, WRITTEN
+from alphadev.jit import njit
 
 __all__ = ["DEAD", "lower_bound", "placed", "progress"]
 

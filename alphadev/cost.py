@@ -37,9 +37,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 
 from alphadev.isa import CMOV_OPS, Op, Program
+from alphadev.jit import njit
 
 __all__ = [
     "LOWERINGS",

@@ -14,9 +14,9 @@ obviously-correct interpreter used as the oracle in tests and the baseline in be
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from alphadev.isa import Op, Program
+from alphadev.jit import njit
 
 __all__ = [
     "apply_instruction",

@@ -31,11 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from alphadev.emulator import apply_instruction_into
 from alphadev.hashing import fnv_mix, fnv_mix_sorted, fnv_seed
 from alphadev.isa import FLAGS, Op, Program, reads
+from alphadev.jit import njit
 from alphadev.latency import latency
 from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask, count_in_place
 

@@ -8,7 +8,8 @@ search that dedups on keys may, on such a collision, skip a state it should have
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from alphadev.jit import njit
 
 __all__ = [
     "FNV_PRIME",

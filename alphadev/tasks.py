@@ -14,11 +14,11 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from alphadev.asm import MAX_N, MAX_REGISTERS
 from alphadev.emulator import run_program
 from alphadev.isa import FLAGS, ActionSpace, Instruction, Isa, Layout, Op, Program, get_isa
+from alphadev.jit import njit
 
 __all__ = [
     "MAX_RANDOM_ROWS",

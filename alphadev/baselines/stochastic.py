@@ -25,12 +25,12 @@ import math
 import time
 
 import numpy as np
-from numba import njit
 
 from alphadev.baselines.result import BaselineResult
 from alphadev.emulator import run_program
 from alphadev.game import default_max_length
 from alphadev.isa import Op, Program, is_legal_form
+from alphadev.jit import njit
 from alphadev.tasks import SortTask, static_error
 
 __all__ = ["MOVES", "propose", "stochastic_search"]

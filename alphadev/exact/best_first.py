@@ -59,7 +59,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from alphadev.exact.cegis import Round, refine
 from alphadev.exact.columns import (
@@ -72,6 +71,7 @@ from alphadev.exact.control import NODES, POLL_EVERY, POLL_ROWS, STOP, SearchCon
 from alphadev.exact.moves import CMP, compare_changes, may_play, play, write_changes
 from alphadev.exact.space import Core, core_actions, failing_rows
 from alphadev.hashing import UNWRITTEN, finish, fnv_mix, fnv_seed, mix64, renaming_key_of
+from alphadev.jit import njit
 from alphadev.tasks import SortTask, tie_pattern_rows
 
 __all__ = [

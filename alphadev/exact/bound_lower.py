@@ -42,7 +42,8 @@ assignment of targets to registers and the register cycles (swaps) that need a s
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from alphadev.jit import njit
 
 __all__ = ["lower_bound", "merges_only_cmov", "row_words", "state_bound", "write_bound"]
 

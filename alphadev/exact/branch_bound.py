@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from alphadev.exact.bound_lower import lower_bound, merges_only_cmov
 from alphadev.exact.columns import column_result, held_target, is_dead, missing_targets
@@ -37,6 +36,7 @@ from alphadev.exact.moves import CMP, MOV, compare_changes, may_play, write_chan
 from alphadev.exact.space import Core, assemble, core_actions, core_of, start_state, target_columns
 from alphadev.hashing import UNWRITTEN, column_hash, renaming_key_of
 from alphadev.isa import Program
+from alphadev.jit import njit
 from alphadev.tasks import SortTask, tie_pattern_rows
 
 __all__ = ["Outcome", "find", "shorten_tail"]

@@ -12,11 +12,11 @@ sorted column of each output slot.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from alphadev.emulator import result_of
 from alphadev.hashing import UNWRITTEN, column_hash, renaming_key_of
 from alphadev.isa import Op
+from alphadev.jit import njit
 
 __all__ = [
     "column_result",

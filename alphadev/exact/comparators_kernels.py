@@ -26,7 +26,6 @@ What an instruction computes comes from :func:`alphadev.emulator.result_of` and
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from alphadev.emulator import result_of
 from alphadev.exact.columns import column_result, is_dead, renaming_key
@@ -41,6 +40,7 @@ from alphadev.hashing import (
     mix64,
     renaming_key_of,
 )
+from alphadev.jit import njit
 
 __all__ = [
     "apply_core",

@@ -28,11 +28,10 @@ Opcodes come from :class:`alphadev.isa.Op`; what an instruction computes from
 
 from __future__ import annotations
 
-from numba import njit
-
 from alphadev.emulator import compare
 from alphadev.exact.columns import column_result
 from alphadev.isa import Op
+from alphadev.jit import njit
 
 __all__ = [
     "CMOV_FIRST",

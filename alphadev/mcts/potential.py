@@ -17,10 +17,10 @@ best programs are unchanged.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from alphadev.bounds import DEAD, lower_bound, progress
 from alphadev.game import AssemblyGame, GameState
+from alphadev.jit import njit
 
 __all__ = ["PHI_PARAMS", "phi", "phi_of_state", "phi_params"]
 
