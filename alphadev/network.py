@@ -15,21 +15,31 @@ masked to -inf), and two value heads, correctness and latency, as AlphaDev's dua
 No weight depends on ``n``: locations index shared tables sized by ``max_memory`` and
 ``max_registers``, and the action head is built from the same kind of embeddings, so a net
 trained on sort3 loads into sort4 unchanged.
+
+The search's path (:class:`NetworkEvaluator`) is the same function, made fast: a
+:class:`~alphadev.state_encoding.StateEncoder` per game writes each batch of leaves in
+compiled code into buffers it reuses, and :meth:`PolicyValueNet.infer` runs the net in
+inference mode on weights folded once per game (:class:`SearchConstants`), without the
+modules' per-call checks, the last encoder layer for the summary token alone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from alphadev.game import AssemblyGame, GameState
 from alphadev.isa import Op
+from alphadev.state_encoding import Leaves, StateEncoder, leaves_of, location_ids
 
 __all__ = [
     "DIGEST",
@@ -37,8 +47,10 @@ __all__ = [
     "NetworkConfig",
     "NetworkEvaluator",
     "PolicyValueNet",
+    "SearchConstants",
     "encode_states",
     "load_network",
+    "location_ids",
     "payload_digest",
     "read_checkpoint_file",
 ]
@@ -184,16 +196,172 @@ class PolicyValueNet(nn.Module):
             self.value_latency(h).squeeze(-1),
         )
 
+    def infer(self, moves, padding, features, illegal, constants: SearchConstants):
+        """:meth:`forward` for the search, up to float rounding, with every row real: ``(logits
+        float[B, A] with -inf where illegal, value_correctness + value_latency float[B])``.
 
-def location_ids(game: AssemblyGame, config: NetworkConfig) -> np.ndarray:
-    """Table ids of the game's locations: int64[L] (memory j -> j, register j -> max_memory+j)."""
-    n, k = game.layout.n, game.layout.registers
-    if n > config.max_memory or k > config.max_registers:
-        raise ValueError(
-            f"sort{n} with {k} registers exceeds the network's max_memory={config.max_memory}, "
-            f"max_registers={config.max_registers}"
+        It reads the layers of :meth:`forward` as they are (trunk Linear-ReLU-Linear-ReLU,
+        value heads Linear-ReLU-Linear, post-norm ReLU encoder layers for the summary-only last
+        layer): a change there is a change here (``tests/test_network_fast.py`` compares them).
+
+        Inputs (from :meth:`~alphadev.state_encoding.StateEncoder.features`): ``moves``
+        long[B, 1 + T], the summary token's id ``A`` then the program's action ids (any id in
+        padding slots); ``padding`` float[B, 1 + T], -inf on a padding slot and 0 elsewhere;
+        ``features`` float[B, R, V + 4], per row the count of each value (clamped to ``[0,
+        V)``, ``V = max_value``) over its locations and its expected items, then its flag
+        one-hot; ``illegal`` bool[B, A]; ``constants``: :meth:`search_constants` of the game.
+        """
+        c = constants
+        x = F.embedding(moves, c.tokens) + c.positions[: moves.shape[1]]
+        *layers, last = self.program_encoder.layers
+        for layer, args in zip(layers, c.layers, strict=True):
+            x = _encoder_layer(layer, args, x, padding)
+        program = _summary_layer(last, c.last_layer, x, padding)  # [B, d]
+        rows = torch.relu(F.linear(features, c.row_weight, c.row_bias)).mean(1)
+        h = torch.relu(F.linear(torch.cat([program, rows], dim=-1), c.trunk_weight, c.trunk_bias))
+        h = torch.relu(F.linear(h, *c.trunk_out))
+        heads = F.linear(h, c.head_weight, c.head_bias)  # [B, A + 2d]
+        a = illegal.shape[1]
+        values = F.linear(torch.relu(heads[:, a:]), c.value_weight, c.value_bias)
+        return heads[:, :a].masked_fill(illegal, float("-inf")), values.squeeze(-1)
+
+    @torch.no_grad()
+    def search_constants(self, location_ids, actions) -> SearchConstants:
+        """What :meth:`infer` needs that depends on the weights and the game alone (see
+        :class:`SearchConstants`); ``location_ids``, ``actions`` as in :meth:`forward`."""
+        d = self.config.embed_dim
+        tokens = torch.cat([self.op_embed(actions[:, 0]) + self.dst_embed(actions[:, 1])
+                            + self.src_embed(actions[:, 2]), self.summary[0]])  # fmt: skip
+        positions = self.position.weight.clone()
+        positions[0] = 0.0  # the summary token has no position
+        # rows: features @ [value_embed; flag_embed] + what every row holds alike
+        first, second = self.row_mlp[0], self.row_mlp[2]
+        table = torch.cat([self.value_embed.weight, self.flag_embed.weight])  # [V + 4, d]
+        n = int((location_ids < self.config.max_memory).sum())  # memory slots = sorted items
+        alike = self.location_embed(location_ids).sum(0) + self.target_embed.weight[:n].sum(0)
+        # the trunk's first layer takes the row MLP's second (it commutes with the mean)
+        trunk, program_part, rows_part = self.trunk[0], *self.trunk[0].weight.split(d, dim=1)
+        action_vectors = (
+            self.action_op(actions[:, 0])
+            + self.action_dst(actions[:, 1])
+            + self.action_src(actions[:, 2])
+        )  # [A, d]
+        query, vc, vl = self.policy_query, self.value_correctness, self.value_latency
+        *layers, last = self.program_encoder.layers
+        return SearchConstants(
+            tokens=tokens,
+            positions=positions,
+            layers=tuple(_fused_arguments(layer) for layer in layers),
+            last_layer=_summary_arguments(last),
+            row_weight=first.weight @ table.T,
+            row_bias=F.linear(alike, first.weight, first.bias),
+            trunk_weight=torch.cat([program_part, rows_part @ second.weight], dim=1),
+            trunk_bias=trunk.bias + rows_part @ second.bias,
+            trunk_out=(self.trunk[2].weight, self.trunk[2].bias),
+            head_weight=torch.cat([action_vectors @ query.weight, vc[0].weight, vl[0].weight]),
+            head_bias=torch.cat([action_vectors @ query.bias, vc[0].bias, vl[0].bias]),
+            value_weight=torch.cat([vc[2].weight, vl[2].weight], dim=1),
+            value_bias=vc[2].bias + vl[2].bias,
         )
-    return np.concatenate([np.arange(n), config.max_memory + np.arange(k)]).astype(np.int64)
+
+
+class SearchConstants(NamedTuple):
+    """:meth:`PolicyValueNet.infer`'s weights for one game, folded: the token of action ``a``
+    is row ``a`` of ``tokens`` (its three embeddings summed; row ``A`` the summary token) plus
+    its position; the encoder layers' arguments gathered once; a row's first hidden layer is
+    ``features @ row_weight.T + row_bias`` (the value and flag embeddings through the row
+    MLP's first layer, the locations' and targets' embeddings in the bias); the row MLP's
+    second layer, affine, commutes with the mean over rows and is folded into the trunk's
+    first; the policy query meets the action vectors once, beside the value heads' first
+    layers; the two value heads' last layers sum."""
+
+    tokens: torch.Tensor  # float[A + 1, d]
+    positions: torch.Tensor  # float[max_length + 1, d], row 0 zero
+    layers: tuple  # per encoder layer but the last: _fused_arguments
+    last_layer: tuple | None  # _summary_arguments of the last
+    row_weight: torch.Tensor  # float[row_hidden, V + 4]
+    row_bias: torch.Tensor  # float[row_hidden]
+    trunk_weight: torch.Tensor  # float[trunk_hidden, d + row_hidden]
+    trunk_bias: torch.Tensor  # float[trunk_hidden]
+    trunk_out: tuple[torch.Tensor, torch.Tensor]  # the trunk's second layer
+    head_weight: torch.Tensor  # float[A + 2d, d]: logits, then both value heads' hidden
+    head_bias: torch.Tensor  # float[A + 2d]
+    value_weight: torch.Tensor  # float[1, 2d]
+    value_bias: torch.Tensor  # float[1]
+
+
+def _fused_arguments(layer: nn.TransformerEncoderLayer) -> tuple | None:
+    """The arguments of torch's fused encoder-layer kernel after the input and before the
+    mask, where the layer calls that kernel itself in inference (the conditions
+    :meth:`nn.TransformerEncoderLayer.forward` checks of its own settings); else None."""
+    attn = layer.self_attn
+    if not (
+        hasattr(torch, "_transformer_encoder_layer_fwd")
+        and attn.batch_first
+        and attn.in_proj_bias is not None
+        and attn._qkv_same_embed_dim
+        and layer.activation_relu_or_gelu
+        and layer.norm1.eps == layer.norm2.eps
+        and attn.num_heads % 2 == 0
+    ):
+        return None
+    return (
+        attn.embed_dim, attn.num_heads, attn.in_proj_weight, attn.in_proj_bias,
+        attn.out_proj.weight, attn.out_proj.bias, layer.activation_relu_or_gelu == 2,
+        layer.norm_first, layer.norm1.eps, layer.norm1.weight, layer.norm1.bias,
+        layer.norm2.weight, layer.norm2.bias, layer.linear1.weight, layer.linear1.bias,
+        layer.linear2.weight, layer.linear2.bias,
+    )  # fmt: skip
+
+
+def _encoder_layer(layer: nn.TransformerEncoderLayer, arguments, x, padding) -> torch.Tensor:
+    """``layer(x, src_key_padding_mask=padding)``; with its :func:`_fused_arguments`, in
+    inference, torch's fused kernel called directly (what the layer would call, without its
+    checks)."""
+    if (
+        arguments is None
+        or layer.training
+        or torch.is_grad_enabled()
+        or torch.is_autocast_enabled()
+        or not torch.backends.mha.get_fastpath_enabled()
+    ):
+        return layer(x, src_key_padding_mask=padding)
+    return torch._transformer_encoder_layer_fwd(x, *arguments, padding, 1)  # 1: key padding
+
+
+def _summary_arguments(layer: nn.TransformerEncoderLayer) -> tuple | None:
+    """The weights :func:`_summary_layer` reads (the query's pre-scaled by ``1/sqrt(head
+    dim)``), for a post-norm ReLU layer; None for any other."""
+    if layer.norm_first or layer.activation_relu_or_gelu != 1:
+        return None
+    attn = layer.self_attn
+    d, heads = attn.embed_dim, attn.num_heads
+    w, b = attn.in_proj_weight, attn.in_proj_bias
+    scale = 1.0 / math.sqrt(d // heads)
+    return (
+        heads, w[:d] * scale, b[:d] * scale, w[d:], b[d:], attn.out_proj.weight,
+        attn.out_proj.bias, layer.norm1.weight, layer.norm1.bias, layer.norm1.eps,
+        layer.linear1.weight, layer.linear1.bias, layer.linear2.weight, layer.linear2.bias,
+        layer.norm2.weight, layer.norm2.bias, layer.norm2.eps,
+    )  # fmt: skip
+
+
+def _summary_layer(layer: nn.TransformerEncoderLayer, arguments, x, padding) -> torch.Tensor:
+    """``layer(x, src_key_padding_mask=padding)[:, 0]`` (float[B, d]) for the summary token
+    alone: its query against every token's keys and values, then the feed-forward block on it
+    (with its :func:`_summary_arguments`, in eval mode; else the layer whole)."""
+    if arguments is None or layer.training:
+        return layer(x, src_key_padding_mask=padding)[:, 0]
+    heads, wq, bq, wkv, bkv, wo, bo, n1w, n1b, eps1, w1, b1, w2, b2, n2w, n2b, eps2 = arguments
+    b, t, d = x.shape
+    first = x[:, 0]
+    q = F.linear(first, wq, bq).view(b, 1, heads, d // heads)
+    k, v = F.linear(x, wkv, bkv).view(b, t, 2, heads, d // heads).unbind(2)  # [B, T, H, dh]
+    scores = (q * k).sum(-1) + padding.unsqueeze(-1)  # [B, T, H]
+    mixed = (torch.softmax(scores, dim=1).unsqueeze(-1) * v).sum(1).view(b, d)
+    y = F.layer_norm(first + F.linear(mixed, wo, bo), (d,), n1w, n1b, eps1)
+    ff = F.linear(torch.relu(F.linear(y, w1, b1)), w2, b2)
+    return F.layer_norm(y + ff, (d,), n2w, n2b, eps2)
 
 
 def encode_states(
@@ -202,38 +370,18 @@ def encode_states(
     """Batch tensors for :meth:`PolicyValueNet.forward` (see its docstring for shapes)."""
     if any(gs.length > config.max_length for gs in states):
         raise ValueError(f"a program is longer than the network's max_length={config.max_length}")
-    ids = location_ids(game, config)
-    b, t = len(states), max(1, max(gs.length for gs in states))  # pad to the longest only
-    program = np.full((b, t, 3), -1, dtype=np.int64)
-    for i, gs in enumerate(states):
-        if gs.length:
-            code = game.actions[list(gs.program)].astype(np.int64)
-            program[i, : gs.length, 0] = code[:, 0]
-            program[i, : gs.length, 1:] = ids[code[:, 1:]]
-    values = np.stack([gs.state for gs in states]).astype(np.int64)
-    flags = np.stack([gs.flags.astype(np.int64) + 2 if gs.flags_valid else
-                      np.zeros(len(gs.flags), np.int64) for gs in states])  # fmt: skip
-    rows = values.shape[1]
-    expected = np.broadcast_to(game.task.expected.astype(np.int64), (b, rows, game.n))
-    legal = np.stack([game.legal_actions(gs) for gs in states]).astype(bool)
-    actions = game.actions.astype(np.int64).copy()
-    actions[:, 1:] = ids[actions[:, 1:]]
-    return {
-        "program": torch.from_numpy(program),
-        "values": torch.from_numpy(values),
-        "location_ids": torch.from_numpy(ids),
-        "expected": torch.from_numpy(np.array(expected)),
-        "flags": torch.from_numpy(flags),
-        "row_mask": torch.ones(b, rows, dtype=torch.bool),
-        "actions": torch.from_numpy(actions),
-        "legal": torch.from_numpy(legal),
-    }
+    batch = StateEncoder(game, config).encode(leaves_of(states))
+    return {name: torch.from_numpy(array) for name, array in batch.items()}
 
 
 class NetworkEvaluator:
-    """MCTS evaluator backed by a :class:`PolicyValueNet`: one forward pass per batch, dense
-    logits ``[B, A]`` (``-inf`` where illegal) and values ``[B]`` (correctness + latency head;
-    the search adds ``net.config.phi_weight`` times the potential)."""
+    """MCTS evaluator backed by a :class:`PolicyValueNet`: one pass of
+    :meth:`PolicyValueNet.infer` per batch, dense logits ``[B, A]`` (``-inf`` where illegal)
+    and values ``[B]`` (correctness + latency head; the search adds
+    ``net.config.phi_weight`` times the potential). The net is put in eval mode. One call at a
+    time (the encoder reuses its buffers). The game's :class:`SearchConstants` are made again
+    whenever a weight changes in place (an optimiser step, ``load_state_dict``); a parameter
+    replaced by another object needs a new evaluator."""
 
     compiled = False
 
@@ -241,14 +389,40 @@ class NetworkEvaluator:
         self.net = net
         self.game = game
         self.phi_weight = float(net.config.phi_weight)
+        self._encoder: StateEncoder | None = None  # made at the first call
+        self._weights: list[torch.Tensor] = []
+        self._version: list[int] | None = None  # of the weights the constants were made of
+        self._constants: SearchConstants | None = None
 
-    @torch.no_grad()
     def evaluate(self, states: Sequence[GameState]) -> tuple[np.ndarray, np.ndarray]:
-        self.net.eval()
-        batch = encode_states(self.game, states, self.net.config)
-        logits, v_correct, v_latency = self.net(**batch)
-        values = self.net.config.value_weight * (v_correct + v_latency).double().numpy()
-        return logits.numpy().astype(np.float32), values
+        return self.evaluate_leaves(leaves_of(states))
+
+    def evaluate_leaves(self, leaves: Leaves) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`evaluate` of the leaves' states (see :class:`~alphadev.state_encoding.Leaves`)."""
+        net = self.net
+        if net.training:
+            net.eval()
+        with torch.inference_mode():
+            constants = self._search_constants()
+            inputs = {k: torch.from_numpy(v) for k, v in self._encoder.features(leaves).items()}
+            logits, values = net.infer(**inputs, constants=constants)
+            values = values.double().numpy()
+            return logits.numpy().astype(np.float32), net.config.value_weight * values
+
+    def _search_constants(self) -> SearchConstants:
+        """:meth:`PolicyValueNet.search_constants` of the game, made again when a weight
+        changed."""
+        if self._encoder is None:
+            self._encoder = StateEncoder(self.game, self.net.config)
+            self._weights = list(self.net.parameters())
+        version = [w._version for w in self._weights]
+        if version != self._version:
+            encoder = self._encoder
+            self._constants = self.net.search_constants(
+                torch.from_numpy(encoder.location_ids), torch.from_numpy(encoder.tokens)
+            )
+            self._version = version
+        return self._constants
 
 
 DIGEST = "sha256"

@@ -16,7 +16,7 @@ best length found):
 Writes ``benchmarks/results/mcts.md`` (``--quick``: ``results/quick/mcts.md``) and ends with the
 line ``mcts/game-move throughput ratio: X`` (heuristic, sort3).
 
-Usage: ``python benchmarks/mcts.py [--quick] [--seconds S] [--out PATH]``
+Usage: ``python benchmarks/mcts.py [--quick] [--seconds S] [--sizes 3,4,5] [--out PATH]``
 """
 
 from __future__ import annotations
@@ -60,11 +60,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="sort3 only, about 15 seconds")
     parser.add_argument("--seconds", type=float, help="seconds per loop and size")
+    parser.add_argument("--sizes", help="comma-separated n (default 3,4,5; --quick: 3)")
     parser.add_argument("--out", help="report (default results/mcts.md; --quick: results/quick/)")
     args = parser.parse_args()
     out = check_output(args.out or report_path("mcts.md", args.quick), args.quick)
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     sizes = (3,) if args.quick else (3, 4, 5)
+    if args.sizes:
+        sizes = tuple(int(n) for n in args.sizes.split(","))
     torch.set_num_threads(1)
 
     rows = []
@@ -81,7 +84,8 @@ def main() -> None:
         rows.append(row)
         print(f"sort{n}: game {row[1]:,.0f} moves/s, mcts heuristic {row[2]:,.0f} sims/s "
               f"(ratio {row[2] / row[1]:.2f}), mcts network {row[3]:,.0f} sims/s "
-              f"(ratio {row[3] / row[1]:.3f})")  # fmt: skip
+              f"(ratio {row[3] / row[1]:.3f}; network/heuristic {row[3] / row[2]:.3f})"
+              )  # fmt: skip
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     info = machine_info()

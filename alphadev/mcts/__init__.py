@@ -11,7 +11,8 @@ from alphadev.mcts.driver import (
     MCTS,
     Evaluator,
     HeuristicEvaluator,
+    Leaves,
     MCTSConfig,
 )
 
-__all__ = ["MCTS", "Evaluator", "HeuristicEvaluator", "MCTSConfig"]
+__all__ = ["MCTS", "Evaluator", "HeuristicEvaluator", "Leaves", "MCTSConfig"]

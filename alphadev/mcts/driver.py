@@ -5,7 +5,9 @@ compiled code. With a *compiled* evaluator (:class:`HeuristicEvaluator`, or a su
 sets ``phi_weight = 0`` for a pure tree search: no Python per leaf) a whole call of
 :meth:`MCTS.run` is one compiled loop; otherwise each batch of ``batch_size`` descents
 (virtual loss) sends its distinct leaves to the evaluator in one call, ``[B, A]`` logits and
-``[B]`` values, the way ``mctx`` batches.
+``[B]`` values, the way ``mctx`` batches: as :class:`Leaves` (views of the tree's node arrays
+and the leaves' programs, gathered in compiled code) to an evaluator with ``evaluate_leaves``,
+as :class:`~alphadev.game.GameState` objects otherwise.
 
 * PUCT selection with ``pb_c_init``/``pb_c_base``; Dirichlet noise on a root prior.
 * Gumbel root selection with sequential halving (Danihelka et al., 2022) and the completed-Q
@@ -30,11 +32,13 @@ import numpy as np
 from alphadev.game import AssemblyGame, GameState
 from alphadev.mcts import gumbel as G
 from alphadev.mcts import tree as T
+from alphadev.state_encoding import Leaves
 
 __all__ = [
     "MCTS",
     "Evaluator",
     "HeuristicEvaluator",
+    "Leaves",
     "MCTSConfig",
 ]
 
@@ -63,7 +67,9 @@ class Evaluator(Protocol):
     ``A`` actions (entries of illegal actions are ignored), values an estimate of the return
     still to come minus ``phi_weight`` times the potential (the search adds it back).
     ``compiled = True`` promises constant logits and zero values: the search then never calls
-    :meth:`evaluate` and runs whole in compiled code.
+    :meth:`evaluate` and runs whole in compiled code. An evaluator may also have
+    ``evaluate_leaves(leaves: Leaves)``, the same answer for the same states: the search then
+    hands it its batches of leaves that way (no :class:`GameState` made per leaf).
     """
 
     phi_weight: float
@@ -130,6 +136,10 @@ class MCTS:
         self._expected = game.task.expected
         self._roots: dict[int, tuple[int, ...]] = {}  # parentless node -> its program
         self._program = np.zeros(game.max_length + 1, np.int32)
+        self._by_leaves = callable(getattr(evaluator, "evaluate_leaves", None))
+        self._leaf_program = np.zeros((cfg.batch_size, game.max_length + 1), np.int32)
+        self._leaf_length = np.zeros(cfg.batch_size, np.int32)
+        self._root_table = None  # (nodes, lengths, programs) of _roots, made when needed
         self.bound = None
         self.resets = 0  # times the tree filled up and was started afresh
         self._past_simulations = 0  # run in trees before the last reset
@@ -179,8 +189,10 @@ class MCTS:
             self.reset()
             node = T.add_root(self.tree, gs.state, gs.flags, gs.book, gs.score, gs.length,
                               *self._game_args())  # fmt: skip
-        if self.tree.parent[node] < 0:
-            self._roots[node] = tuple(gs.program)
+        program = tuple(gs.program)
+        if self.tree.parent[node] < 0 and self._roots.get(node) != program:
+            self._roots[node] = program
+            self._root_table = None
         self._drain()
         return node
 
@@ -193,6 +205,7 @@ class MCTS:
         self.tree.counters[T.C_SIMULATIONS] = self.tree.counters[T.C_EVALUATIONS] = 0
         self.tree.counters[T.C_BOUND] = bound
         self._roots.clear()
+        self._root_table = None
         self.resets += 1
 
     def program(self, node: int) -> tuple[int, ...]:
@@ -281,9 +294,14 @@ class MCTS:
     def _run_batch(self, node: int, batch: int, forced: int) -> tuple[int, int]:
         code, descents, count = T.select_batch(self.tree, node, batch, forced, *self._game_args())
         if count:
-            logits, values = self.evaluator.evaluate(
-                [self.state(int(c)) for c in self.tree.pending[:count]]
-            )
+            if self._by_leaves:
+                logits, values = self.evaluator.evaluate_leaves(
+                    self.leaves(self.tree.pending[:count])
+                )
+            else:
+                logits, values = self.evaluator.evaluate(
+                    [self.state(int(c)) for c in self.tree.pending[:count]]
+                )
             logits = np.ascontiguousarray(logits, np.float32)
             values = np.ascontiguousarray(values, np.float64)
         else:
@@ -291,6 +309,34 @@ class MCTS:
             values = np.zeros(0)
         T.expand_and_backup(self.tree, descents, count, logits, values, self._expected)
         return code, descents
+
+    def leaves(self, nodes: np.ndarray) -> Leaves:
+        """The :class:`Leaves` of ``nodes`` (int[B]); their programs are those :meth:`program`
+        gives, in buffers reused by the next call."""
+        nodes = np.ascontiguousarray(nodes, np.int32)
+        count = len(nodes)
+        table = self._root_programs()
+        width = max(self.game.max_length, table[2].shape[1]) + 1
+        if count > self._leaf_program.shape[0] or width > self._leaf_program.shape[1]:
+            self._leaf_program = np.zeros((count, width), np.int32)
+            self._leaf_length = np.zeros(count, np.int32)
+        T.leaf_programs(self.tree, nodes, count, *table, self._leaf_program, self._leaf_length)
+        t = self.tree
+        return Leaves(nodes, t.state, t.flags, t.book, t.score, self._leaf_program[:count],
+                      self._leaf_length[:count])  # fmt: skip
+
+    def _root_programs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The parentless nodes int32[K], the lengths int32[K] and the moves int32[K, >= 1] of
+        their programs (made again only after the roots change)."""
+        if self._root_table is None:
+            roots = self._roots
+            width = max((len(p) for p in roots.values()), default=0)
+            programs = np.zeros((max(1, len(roots)), max(1, width)), np.int32)
+            for row, program in enumerate(roots.values()):
+                programs[row, : len(program)] = program
+            lengths = np.fromiter(map(len, roots.values()), np.int32, len(roots))
+            self._root_table = (np.fromiter(roots, np.int32, len(roots)), lengths, programs)
+        return self._root_table
 
     def _restart_at(self, node: int) -> int:
         gs = self.state(node)

@@ -34,10 +34,10 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from alphadev.bounds import DEAD, lower_bound
 from alphadev.game import BOOK_SIZE, apply_move, legal_mask, row_set_key
+from alphadev.jit import njit
 from alphadev.mcts.potential import phi
 
 __all__ = [
@@ -555,6 +555,30 @@ def child_of(tree, p, a, actions, n, expected, max_length):  # pragma: no cover 
     if c == -2 or (c >= 0 and is_dead(tree, c)):
         _kill_edge(tree, p, a)
     return c
+
+
+@njit(cache=True, nogil=True)
+def leaf_programs(  # pragma: no cover - compiled
+    tree, nodes, count, root_nodes, root_lengths, root_programs, out, out_length
+):
+    """The programs of ``nodes[:count]`` for an evaluator: row ``i`` of ``out`` (int32[>= count,
+    >= longest]) gets the program of ``nodes[i]`` as :func:`program_of` and the driver's roots
+    give it (the moves of its parentless ancestor ``root_nodes[j]``, ``root_programs[j,
+    :root_lengths[j]]``, none for an ancestor not listed, then the moves from there), and
+    ``out_length[i]`` its length."""
+    for i in range(count):
+        top, steps = program_of(tree, nodes[i], out[i])
+        root = -1
+        for j in range(root_nodes.shape[0]):
+            if root_nodes[j] == top:
+                root = j
+                break
+        prefix = root_lengths[root] if root >= 0 else 0
+        for k in range(steps - 1, -1, -1):  # make room for the root's moves
+            out[i, prefix + k] = out[i, k]
+        for k in range(prefix):
+            out[i, k] = root_programs[root, k]
+        out_length[i] = prefix + steps
 
 
 @njit(cache=True, nogil=True)

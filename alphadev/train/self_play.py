@@ -28,7 +28,7 @@ import torch
 
 from alphadev.game import AssemblyGame, default_max_length
 from alphadev.latency import latency
-from alphadev.mcts import MCTS, MCTSConfig
+from alphadev.mcts import MCTS, Leaves, MCTSConfig
 from alphadev.mcts.potential import phi_of_state, phi_params
 from alphadev.network import NetworkConfig, NetworkEvaluator, PolicyValueNet, encode_states
 from alphadev.replay import Sample
@@ -64,11 +64,23 @@ class ChunkedEvaluator:
         self.threaded = threaded
 
     def evaluate(self, states) -> tuple[np.ndarray, np.ndarray]:
+        return self._chunked(len(states), lambda a, b: self.inner.evaluate(states[a:b]))
+
+    def evaluate_leaves(self, leaves: Leaves) -> tuple[np.ndarray, np.ndarray]:
+        def part(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+            return self.inner.evaluate_leaves(leaves._replace(
+                index=leaves.index[a:b], program=leaves.program[a:b], length=leaves.length[a:b]
+            ))  # fmt: skip
+
+        return self._chunked(len(leaves.index), part)
+
+    def _chunked(self, count: int, evaluate) -> tuple[np.ndarray, np.ndarray]:
+        """``evaluate(start, stop)`` over chunks of ``range(count)``, joined."""
         parts = []
-        for start in range(0, len(states), self.chunk):
-            part = states[start : start + self.chunk]
-            parts.append(stoppable(lambda part=part: self.inner.evaluate(part),
-                                   self.should_stop, threaded=self.threaded))  # fmt: skip
+        for start in range(0, count, self.chunk):
+            stop = min(count, start + self.chunk)
+            parts.append(stoppable(lambda a=start, b=stop: evaluate(a, b), self.should_stop,
+                                   threaded=self.threaded))  # fmt: skip
         if len(parts) == 1:
             return parts[0]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
