@@ -5,6 +5,7 @@
 ; core_length: 4
 ; critical_path: 8
 ; found_by: alphadev search (mcts)
+; command: alphadev search --n 2 --isa cmov --method mcts --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 768
 ; seconds: 0.46

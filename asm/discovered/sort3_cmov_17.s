@@ -5,6 +5,7 @@
 ; core_length: 11
 ; critical_path: 10
 ; found_by: alphadev search (enumeration (exact tail search), optimal in its space)
+; command: alphadev search --n 3 --isa cmov --method exact --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 896
 ; seconds: 1.15

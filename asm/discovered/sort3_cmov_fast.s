@@ -5,6 +5,7 @@
 ; core_length: 12
 ; critical_path: 11
 ; found_by: alphadev search (sorting network (constructed))
+; command: alphadev search --n 3 --isa cmov --method exact --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 192
 ; seconds: 0.00

@@ -5,6 +5,7 @@
 ; core_length: 8
 ; critical_path: 9
 ; found_by: alphadev search (enumeration (exact tail search), optimal in its space)
+; command: alphadev search --n 3 --isa minmax --method exact --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 0
 ; seconds: 0.68

@@ -5,6 +5,7 @@
 ; core_length: 8
 ; critical_path: 8
 ; found_by: alphadev search (comparator search (not a proof))
+; command: alphadev search --n 3 --isa minmax --method comparators --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 0
 ; seconds: 0.25

@@ -5,6 +5,7 @@
 ; core_length: 20
 ; critical_path: 13
 ; found_by: alphadev search (comparator search ranked by predicted latency (not a proof))
+; command: alphadev search --n 4 --isa cmov --method comparators --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 757359
 ; seconds: 4.68

@@ -5,6 +5,7 @@
 ; core_length: 15
 ; critical_path: 10
 ; found_by: alphadev search (sorting network (enumeration, fast mode))
+; command: alphadev search --n 4 --isa minmax --method exact --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 0
 ; seconds: 0.50

@@ -5,6 +5,7 @@
 ; core_length: 32
 ; critical_path: 17
 ; found_by: alphadev search (comparator search ranked by predicted latency (not a proof))
+; command: alphadev search --n 5 --isa cmov --method comparators --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 706562
 ; seconds: 11.86

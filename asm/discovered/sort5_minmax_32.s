@@ -5,6 +5,7 @@
 ; core_length: 22
 ; critical_path: 11
 ; found_by: alphadev search (exact tail search)
+; command: alphadev search --n 5 --isa minmax --method exact --seed 1 --time-limit 60
 ; seed: 1
 ; simulations: 0
 ; seconds: 1.28

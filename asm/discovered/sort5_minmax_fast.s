@@ -5,6 +5,7 @@
 ; core_length: 22
 ; critical_path: 11
 ; found_by: alphadev search (exact tail search)
+; command: alphadev search --n 5 --isa minmax --method exact --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 927188
 ; seconds: 2.45

@@ -5,6 +5,7 @@
 ; core_length: 44
 ; critical_path: 18
 ; found_by: alphadev search (comparator search ranked by predicted latency (not a proof))
+; command: alphadev search --n 6 --isa cmov --method auto --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 0
 ; seconds: 19.02

@@ -5,6 +5,7 @@
 ; core_length: 64
 ; critical_path: 17
 ; found_by: alphadev search (sorting network (constructed))
+; command: alphadev search --n 7 --isa cmov --method exact --seed 0 --time-limit 1
 ; seed: 0
 ; simulations: 0
 ; seconds: 0.00

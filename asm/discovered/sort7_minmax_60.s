@@ -5,6 +5,7 @@
 ; core_length: 46
 ; critical_path: 19
 ; found_by: alphadev search (best-first beam (not a proof))
+; command: alphadev search --n 7 --isa minmax --method best-first --seed 0 --time-limit 60
 ; seed: 0
 ; simulations: 0
 ; seconds: 20.02

@@ -5,6 +5,7 @@
 ; core_length: 48
 ; critical_path: 14
 ; found_by: alphadev search (sorting network (constructed))
+; command: alphadev search --n 7 --isa minmax --method exact --seed 0 --time-limit 0.5
 ; seed: 0
 ; simulations: 0
 ; seconds: 0.00

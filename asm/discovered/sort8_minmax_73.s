@@ -5,6 +5,7 @@
 ; core_length: 57
 ; critical_path: 14
 ; found_by: alphadev search (sorting network (constructed))
+; command: alphadev search --n 8 --isa minmax --method exact --seed 0 --time-limit 2
 ; seed: 0
 ; simulations: 0
 ; seconds: 0.49
