@@ -179,9 +179,7 @@ def _search(
     while depth >= 0:
         a = next_action[depth]
         if a >= num_actions or depth >= limit:
-            depth -= 1
-            if depth >= 0:
-                next_action[depth] += 1
+            depth -= 1  # the parent's next_action already points past the move to here
             continue
         next_action[depth] = a + 1
         op = actions[a, 0]
