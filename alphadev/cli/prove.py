@@ -85,7 +85,6 @@ def run(args: argparse.Namespace, out: Console) -> int:
 
     from alphadev import exact
     from alphadev.options import config_from_args
-    from alphadev.race import Race, start_lane, stop_lanes, watch
     from alphadev.tasks import SortTask
 
     try:
@@ -107,24 +106,14 @@ def run(args: argparse.Namespace, out: Console) -> int:
     if args.ray is not None:
         return _prove_on_ray(args, out, task, core, space)
     err = Console(stderr=True, highlight=False)
-    result: list[exact.Outcome] = []
     t0 = time.perf_counter()
-    race = Race(task, None, t0)  # one lane: the proof; its stop signal reaches the kernel
     with reporter(err, total=None, label=f"prove sort{args.n} <= {args.max_length}") as report:
-        lane = start_lane(race, "prove", lambda: result.append(
-            exact.find(task, core, control=race.control)))  # fmt: skip
-        # At the time limit the kernel stops at its next poll; one that has not stopped within
-        # the grace (a first run compiling it) is left behind, and the answer is undecided.
-        watch(race, t0 + args.time_limit, lanes=[lane], wait=lane.join, every=0.1,
-              on_tick=lambda: report.update(0, f"states {race.control.nodes:,}"))  # fmt: skip
-        stop_lanes(race, [lane])
-    if race.errors:
-        raise race.errors[0]
-    if result:
-        outcome = result[0]
-    else:
-        outcome = exact.Outcome("stopped", None, core, race.control.nodes,
-                                time.perf_counter() - t0)  # fmt: skip
+        outcome, control = _one_lane(
+            task, args.time_limit, lambda control: exact.find(task, core, control=control),
+            lambda control: report.update(0, f"states {control.nodes:,}"),
+        )  # fmt: skip
+    if outcome is None:
+        outcome = exact.Outcome("stopped", None, core, control.nodes, time.perf_counter() - t0)
     return _report_proof(args, out, outcome, core, space)
 
 
@@ -245,25 +234,37 @@ def _prove_by_parts(args: argparse.Namespace, out: Console, config: ProveConfig,
 def _parts_here(args, task, core: int, split, ledger, on_progress) -> tuple[str, object]:
     """The parts not in the ledger, on a lane of this process, until the answer or the time
     limit. Returns ``(status, program)``."""
+    from alphadev.exact.split import search_parts
+
+    answer, _ = _one_lane(
+        task, args.time_limit,
+        lambda control: search_parts(task, core, split.prefixes, skip=set(ledger.exhausted),
+                                     on_exhausted=ledger.record, control=control),
+        lambda _control: on_progress(len(ledger.exhausted), 0, ledger.states),
+    )  # fmt: skip
+    return ("stopped", None) if answer is None else (answer.status, answer.program)
+
+
+def _one_lane(task, time_limit: float, work, on_tick):
+    """``work(control)`` (a proof's search, polling the ``SearchControl``) on a lane of this
+    process against the clock, ``on_tick(control)`` between two looks. Returns what it
+    returned (None when the time limit stopped it first) and the control (its states). At
+    the limit the kernel stops at its next poll; one that has not stopped within the grace (a
+    first run compiling it) is left behind, and the answer is undecided."""
     import time
 
-    from alphadev.exact.split import search_parts
     from alphadev.race import Race, start_lane, stop_lanes, watch
 
     t0 = time.perf_counter()
-    race = Race(task, None, t0)
+    race = Race(task, None, t0)  # one lane: the proof; its stop signal reaches the kernel
     answer = []
-    lane = start_lane(race, "prove", lambda: answer.append(search_parts(
-        task, core, split.prefixes, skip=set(ledger.exhausted), on_exhausted=ledger.record,
-        control=race.control)))  # fmt: skip
-    watch(race, t0 + args.time_limit, lanes=[lane], wait=lane.join, every=0.1,
-          on_tick=lambda: on_progress(len(ledger.exhausted), 0, ledger.states))  # fmt: skip
+    lane = start_lane(race, "prove", lambda: answer.append(work(race.control)))
+    watch(race, t0 + time_limit, lanes=[lane], wait=lane.join, every=0.1,
+          on_tick=lambda: on_tick(race.control))  # fmt: skip
     stop_lanes(race, [lane])
     if race.errors:
         raise race.errors[0]
-    if not answer:
-        return "stopped", None
-    return answer[0].status, answer[0].program
+    return (answer[0] if answer else None), race.control
 
 
 def _parts_on_ray(args, task, core: int, split, ledger, on_progress):
