@@ -303,3 +303,55 @@ def test_a_search_from_each_first_move_adds_up_to_the_undivided_search(isa, max_
     assert split.depth == 1 and whole.status == "exhausted"
     below = sum(exact.find(task, max_core, prefix=p, table=False).nodes for p in split.prefixes)
     assert whole.nodes == root.nodes + below
+
+
+def _compares_after(task, core):
+    from alphadev.exact.bound_lower import compares_needed, permutation_leaves
+    from alphadev.exact.space import start_state
+    from alphadev.tasks import tie_pattern_rows
+
+    state = start_state(task, list(core))
+    perm_rows, leaf_of = permutation_leaves(tie_pattern_rows(task.n), task.registers)
+    keys = np.zeros(perm_rows.shape[0], dtype=np.uint64)
+    return compares_needed(
+        state.regs, state.written, state.flags, int(state.start[0]), perm_rows, leaf_of, keys
+    )
+
+
+@pytest.mark.parametrize(("n", "at_start"), [(2, 1), (3, 3), (4, 5), (5, 7)])
+def test_the_compare_bound_is_what_telling_the_permutations_apart_takes(n, at_start):
+    """ceil(log2 n!) compares at the start; along a sorting program never more than the
+    compares the program still makes; none once sorted."""
+    task = SortTask(n)
+    assert _compares_after(task, []) == at_start
+    core = exact.network_core(task)
+    for k in range(len(core) + 1):
+        left = sum(1 for op, _, _ in core[k:] if op == Op.CMP)
+        assert _compares_after(task, core[:k]) <= left
+    assert _compares_after(task, core) == 0
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_the_compare_bound_changes_no_answer_and_prunes(n):
+    """From the start and from prefixes of known and random programs, the search with the
+    compare bound finds or exhausts exactly where the search without it does, on fewer states."""
+    task = SortTask(n)
+    rng = np.random.default_rng(5)
+    network = exact.network_core(task)
+    prefixes = [network[:k] for k in range(0, len(network), 3)]
+    while len(prefixes) < len(network) // 3 + 8:
+        prefix = _random_prefix(task, int(rng.integers(2, 8)), rng)
+        if prefix is not None:
+            prefixes.append(prefix)
+    with_bound = without = 0
+    for prefix in prefixes:
+        for extra in range(1, 6 if n == 3 else 5):
+            a = exact.find(task, len(prefix) + extra, prefix=prefix)
+            b = exact.find(task, len(prefix) + extra, prefix=prefix, compare_classes=False)
+            assert a.status == b.status, (prefix, extra)
+            with_bound += a.nodes
+            without += b.nodes
+    whole = 10 if n == 3 else 9
+    a, b = exact.find(task, whole), exact.find(task, whole, compare_classes=False)
+    assert a.status == b.status == "exhausted"
+    assert with_bound <= without and a.nodes * 3 < b.nodes

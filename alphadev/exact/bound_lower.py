@@ -35,6 +35,25 @@ agrees with it (or any target at all while no ``cmp`` has run) cannot be made wi
 with one of them. A ``cmp`` writes no column, so a continuation with one has at least
 ``1 + merges``. The bound is the smaller of the two cases.
 
+**Compares (cmov-only ISAs).** Take only the rows holding ``n`` distinct values (the
+permutations). In such a row every column is a copy of one input (the induction of the merge
+DAG), its *leaf*. Group these rows into classes by the leaf of every written register and the
+current flags. On a class every column is one fixed leaf and the flags one value. Induction over
+a continuation: a ``mov`` copies a fixed-leaf column; a ``cmp`` of two columns with fixed leaves
+``i``, ``j`` gives one flag on the whole class when ``i = j`` and splits it in at most two
+(``<``, ``>``: the values are distinct) otherwise; a ``cmov`` chooses, by flags fixed on each
+part, between two fixed-leaf columns. So after ``c`` more ``cmp`` every class of today has
+split into at most ``2**c`` parts on each of which every column has a fixed leaf. When sorted,
+the column of target ``t`` holds, in each row, the input of rank ``t``: two permutation rows in
+one part agree on the input of every rank, so they are the same row. Hence a class of ``s`` rows
+needs ``c >= ceil(log2 s)`` more ``cmp``: :func:`compares_needed`. A ``cmp`` is not a write,
+so this adds to the writes (and when it is positive no continuation without a ``cmp`` exists).
+Moreover a *shortest* continuation reads every ``cmp`` it makes: a ``cmp`` whose flags no
+``cmov`` reads before the next ``cmp`` can be dropped (and the next ``cmp`` too if it then
+changes nothing; the moves between are ``mov``, which ignore the flags), leaving a shorter
+one. So the shortest continuation has a ``cmov`` after each of its ``c`` compares and makes at
+least ``max(writes, c)`` writes: the bound is ``max(writes, c) + c``.
+
 **Writes.** :func:`write_bound` counts register writes (``mov`` and merges) from the final
 assignment of targets to registers and the register cycles (swaps) that need a spare copy.
 """
@@ -45,7 +64,15 @@ import numpy as np
 
 from alphadev.jit import njit
 
-__all__ = ["lower_bound", "merges_only_cmov", "row_words", "state_bound", "write_bound"]
+__all__ = [
+    "compares_needed",
+    "lower_bound",
+    "merges_only_cmov",
+    "permutation_leaves",
+    "row_words",
+    "state_bound",
+    "write_bound",
+]
 
 #: A bound that no search ever reaches: the state cannot be completed.
 INFEASIBLE = 1 << 20
@@ -112,6 +139,53 @@ def _least_hitting(sets, count, num_regs):  # pragma: no cover - compiled
         if ok:
             best = pc
     return best
+
+
+def permutation_leaves(rows: np.ndarray, registers: int) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs of :func:`compares_needed` for the test rows ``rows`` (``int8[R, n]``):
+    ``(perm_rows int64[k], leaf_of int8[k, n])``, the indices of the rows with ``n`` distinct
+    values and, for each, ``leaf_of[j, v]`` = the input position holding value ``v``. Empty
+    (the bound is then 0) when the class key would not fit 64 bits (4 bits a register)."""
+    n = rows.shape[1]
+    if n > 16 or 4 * registers + 2 > 64:
+        return np.zeros(0, np.int64), np.zeros((0, n), np.int8)
+    perm_rows = np.flatnonzero(rows.max(axis=1) == n - 1)
+    leaf_of = np.argsort(rows[perm_rows], axis=1).astype(np.int8)
+    return np.ascontiguousarray(perm_rows, dtype=np.int64), np.ascontiguousarray(leaf_of)
+
+
+@njit(cache=True, nogil=True)
+def compares_needed(regs, written, flags, flags_valid, perm_rows, leaf_of, keys):
+    # pragma: no cover - compiled
+    """The least number of further ``cmp`` any continuation needs in a cmov-only ISA: ``ceil(
+    log2 s)`` for the largest class of ``s`` permutation rows that agree on the leaf of every
+    written register and on the flags (module docstring, *Compares*; exact class keys, no
+    hashing). ``regs``: int8[R, rows]; ``written``: int8[R]; ``flags``: int8[rows];
+    ``perm_rows``, ``leaf_of``: from :func:`permutation_leaves`; ``keys``: uint64[k] scratch."""
+    k = perm_rows.shape[0]
+    if k < 2:
+        return 0
+    num_regs = regs.shape[0]
+    for j in range(k):
+        i = perm_rows[j]
+        key = np.uint64(flags[i] + 1) if flags_valid else np.uint64(0)
+        for r in range(num_regs):
+            if written[r]:
+                key = (key << np.uint64(4)) | np.uint64(leaf_of[j, regs[r, i]])
+        keys[j] = key
+    keys.sort()
+    largest = 1
+    run = 1
+    for j in range(1, k):
+        if keys[j] == keys[j - 1]:
+            run += 1
+            largest = max(largest, run)
+        else:
+            run = 1
+    c = 0
+    while (1 << c) < largest:
+        c += 1
+    return c
 
 
 @njit(cache=True, nogil=True)
@@ -277,6 +351,7 @@ def lower_bound(
     distinct_rows,
     remaining,
     work,
+    compares,
 ):  # pragma: no cover - compiled
     """An admissible lower bound on the core instructions still needed (0 when sorted).
 
@@ -287,7 +362,8 @@ def lower_bound(
     ``distinct_rows``: int64[k], the rows with ``n`` distinct values, for the write bound
     (:func:`write_bound`; pass an empty array to skip it); ``remaining``: the moves the caller
     has left (the write bound is then only refined as far as deciding ``> remaining``; pass -1
-    for the full bound); ``work``: uint64[R + 4, words] scratch.
+    for the full bound); ``work``: uint64[R + 4, words] scratch; ``compares``: the further
+    ``cmp`` every continuation needs (:func:`compares_needed`; 0 when not known).
 
     Admissible: the result is ``min(no_cmp, with_cmp)`` (only ``with_cmp`` when merges need no
     flags), where every continuation without a further ``cmp`` performs at least ``no_cmp``
@@ -392,13 +468,17 @@ def lower_bound(
             writes = max(writes, write_bound(regs, written, holds, targets, distinct_rows, cap))
     if not cmov_only:
         return writes
+    if compares > 0:  # no continuation without a cmp exists; each cmp needs its own cmov
+        return max(writes, compares) + compares
     with_cmp = writes + 1
     if no_cmp_possible:
         return min(max(no_cmp, writes), with_cmp)
     return with_cmp
 
 
-def state_bound(task, core, *, cover: bool = True, writes: bool = True) -> int:
+def state_bound(
+    task, core, *, cover: bool = True, writes: bool = True, compare_classes: bool = True
+) -> int:
     """The full lower bound (no early stop) on the core instructions still needed after the
     loads and ``core`` (register indices) for ``task``: what the exact search prunes with, at
     its strongest. For tests and diagnostics."""
@@ -416,6 +496,14 @@ def state_bound(task, core, *, cover: bool = True, writes: bool = True) -> int:
     rows = tie_pattern_rows(task.n)
     distinct = np.flatnonzero(rows.max(axis=1) == task.n - 1) if writes else np.zeros(0)
     work = np.zeros((task.registers + 4, row_words(rows.shape[0])), dtype=np.uint64)
+    cmov_only = merges_only_cmov(core_actions(task.registers, task.isa))
+    compares = 0
+    if cmov_only and compare_classes:
+        perm_rows, leaf_of = permutation_leaves(rows, task.registers)
+        keys = np.zeros(perm_rows.shape[0], dtype=np.uint64)
+        compares = compares_needed(
+            state.regs, state.written, state.flags, int(state.start[0]), perm_rows, leaf_of, keys
+        )
     return int(
         lower_bound(
             state.regs,
@@ -424,10 +512,11 @@ def state_bound(task, core, *, cover: bool = True, writes: bool = True) -> int:
             state.flags,
             int(state.start[0]),
             targets,
-            merges_only_cmov(core_actions(task.registers, task.isa)),
+            cmov_only,
             cover,
             np.ascontiguousarray(distinct, dtype=np.int64),
             -1,
             work,
+            compares,
         )
     )

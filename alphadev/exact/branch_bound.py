@@ -29,7 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alphadev.exact.bound_lower import lower_bound, merges_only_cmov
+from alphadev.exact.bound_lower import (
+    compares_needed,
+    lower_bound,
+    merges_only_cmov,
+    permutation_leaves,
+)
 from alphadev.exact.columns import column_result, held_target, is_dead, missing_targets
 from alphadev.exact.control import NODES, POLL_EVERY, POLL_ROWS, STOP, SearchControl
 from alphadev.exact.moves import CMP, MOV, compare_changes, may_play, write_changes
@@ -124,6 +129,8 @@ def _search(
     solution,
     options,
     distinct_rows,
+    perm_rows,
+    leaf_of,
 ):  # pragma: no cover - compiled
     """Depth-first branch and bound for at most ``limit`` more core moves.
 
@@ -136,7 +143,9 @@ def _search(
     of two, at least one bucket, zeroed by the caller);
     ``control``: int64[4]; ``solution``: int64[limit] action indices;
     ``options``: int64[3]: merges need flags (cmov-only ISA), use the cover bounds, use the
-    table; ``distinct_rows``: int64[k], the rows for the write bound (empty: no write bound).
+    table; ``distinct_rows``: int64[k], the rows for the write bound (empty: no write bound);
+    ``perm_rows``: int64[p] and ``leaf_of``: int8[p, n], the permutation rows for the compare
+    bound (:func:`~alphadev.exact.bound_lower.permutation_leaves`; empty: no compare bound).
     Returns the core length found, -1 when exhausted, -2 when stopped.
     """
     num_regs, rows = regs0.shape
@@ -157,6 +166,8 @@ def _search(
     column = np.empty(rows, dtype=np.int8)
     key_scratch = np.empty(num_regs, dtype=np.uint64)
     work = np.zeros((num_regs + 4, (rows + 63) // 64), dtype=np.uint64)
+    class_keys = np.zeros(perm_rows.shape[0], dtype=np.uint64)
+    use_compares = cmov_only and perm_rows.shape[0] > 1
     regs[0] = regs0
     written[0] = written0
     flags[0] = flags0
@@ -254,6 +265,14 @@ def _search(
                 return child
         if child + missing[child] > limit:
             continue
+        compares = 0
+        if use_compares:
+            compares = compares_needed(
+                regs[child], written[child], flags[child], flags_valid[child],
+                perm_rows, leaf_of, class_keys,
+            )
+            if child + max(missing[child], compares) + compares > limit:
+                continue
         bound = lower_bound(
             regs[child],
             written[child],
@@ -266,6 +285,7 @@ def _search(
             distinct_rows,
             limit - child,
             work,
+            compares,
         )
         if child + bound > limit:
             continue
@@ -321,6 +341,7 @@ def find(
     cover: bool = False,
     writes: bool = False,
     table: bool = True,
+    compare_classes: bool = True,
     shared_table: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Outcome:
     """Search for a program whose core has at most ``max_core`` instructions.
@@ -339,8 +360,10 @@ def find(
     an earlier call *exhausted* needs no second look, so the caller must zero it again after a
     call that did not end ``"exhausted"``. ``cover`` and ``writes`` add the costlier
     admissible bounds of :mod:`~alphadev.exact.bound_lower` (off by default: on sort3/sort4
-    they prune too little to pay for themselves); ``table=False`` turns the transposition
-    table off (for tests).
+    they prune too little to pay for themselves); ``compare_classes=False`` turns off the
+    compare bound (cmov-only ISAs: the ``cmp`` still needed to tell the permutations apart,
+    :func:`~alphadev.exact.bound_lower.compares_needed`); ``table=False`` turns the
+    transposition table off (for tests).
     """
     if task.n < 2:
         raise ValueError("enumeration needs n >= 2")
@@ -364,6 +387,9 @@ def find(
     rows = tie_pattern_rows(task.n)
     distinct = np.flatnonzero(rows.max(axis=1) == task.n - 1) if writes else np.zeros(0, np.int64)
     distinct = np.ascontiguousarray(distinct, dtype=np.int64)
+    perm_rows, leaf_of = permutation_leaves(rows, task.registers)
+    if not compare_classes:
+        perm_rows, leaf_of = perm_rows[:0], leaf_of[:0]
     solution = np.zeros(max(more, 1), dtype=np.int64)
     start_nodes = control.nodes
     t0 = time.perf_counter()
@@ -385,6 +411,8 @@ def find(
                 solution,
                 options,
                 distinct,
+                perm_rows,
+                leaf_of,
             )
         )
     seconds = time.perf_counter() - t0
