@@ -268,8 +268,13 @@ def _search(
         compares = 0
         if use_compares:
             compares = compares_needed(
-                regs[child], written[child], flags[child], flags_valid[child],
-                perm_rows, leaf_of, class_keys,
+                regs[child],
+                written[child],
+                flags[child],
+                flags_valid[child],
+                perm_rows,
+                leaf_of,
+                class_keys,
             )
             if child + max(missing[child], compares) + compares > limit:
                 continue
