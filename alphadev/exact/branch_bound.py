@@ -10,8 +10,11 @@ program), with three exact prunes:
 * **a lower bound** (:func:`~alphadev.exact.bound_lower.lower_bound`, admissible, proofs in
   its module): each sorted column that no register holds needs its own merge
   (``cmov``/``min``/``max``); in a cmov-only ISA one more ``cmp`` is needed when some missing
-  column cannot be assembled under the current flags; and when every move left must be such a
-  merge, only merges that make a missing column are tried;
+  column cannot be assembled under the current flags, and ``ceil(log2 s)`` more ``cmp`` when
+  ``s`` permutation rows still agree on which input every register copies and on the flags
+  (:func:`~alphadev.exact.bound_lower.compares_needed`, the strongest prune on sort4: core 11
+  in 117,917 states instead of 54,788,523); and when every move left must be such a merge,
+  only merges that make a missing column are tried;
 * **a transposition table** keyed by the state up to register renaming
   (:func:`~alphadev.exact.columns.renaming_key`): a state reached again at the same or a
   greater depth has nothing new below it.
