@@ -23,7 +23,13 @@ from alphadev.train import (
     self_play_episode,
     train,
 )
-from alphadev.train.loop import Curriculum
+from alphadev.train.loop import (
+    EPISODES_AHEAD,
+    Curriculum,
+    SelfPlay,
+    _worth_learning,
+    prepare,
+)
 
 TINY = NetworkConfig(embed_dim=16, heads=2, program_layers=1, row_hidden=16,
                      trunk_hidden=32).to_dict()  # fmt: skip
@@ -146,6 +152,66 @@ def test_curriculum_follows_the_agent_down_and_steps_back_when_a_window_fails():
     for _ in range(4):
         c.record(True, 22, 20)  # then it tries again, below what the agent now does
     assert c.target == 19
+
+
+def test_a_target_that_keeps_failing_waits_twice_as_long_each_time():
+    c = Curriculum(start=30, window=6, threshold=0.5)  # gives up after 2 failures in a row
+    assert c.give_up_after == 2
+    for _ in range(6):
+        c.record(True, 30, 17)
+    assert c.target == 16
+    c.record(False, 16, 16)
+    assert c.target == 16  # one failure is not a run
+    c.record(False, 16, 16)
+    assert (c.target, c.failed) == (17, {16: 1})
+    for played in range(1, 12):
+        c.record(True, 17, 17)
+        assert c.target == 17, played  # 16 failed once: 12 episodes here before it is asked again
+    c.record(True, 17, 17)
+    assert c.target == 16
+    c.record(False, 16, 16)
+    c.record(False, 16, 16)
+    assert (c.target, c.failed) == (17, {16: 2})
+    for _ in range(23):
+        c.record(True, 17, 17)
+    assert c.target == 17  # now 24 episodes
+    c.record(True, 17, 17)
+    assert c.target == 16
+    assert Curriculum(start=30, window=6, threshold=0.5, **{"failed": {16: 2}}).failed == {16: 2}
+
+
+def test_a_failed_attempt_below_the_best_length_is_not_learned_from():
+    failed = {"correct": False, "target_length": 16}
+    assert not _worth_learning(failed, best_length=17)  # a record not beaten
+    assert _worth_learning(failed, best_length=None)  # nothing sorts yet: the failure is news
+    assert _worth_learning({"correct": False, "target_length": 17}, best_length=17)
+    assert _worth_learning({"correct": True, "target_length": 16}, best_length=17)
+
+
+def test_the_curriculum_and_its_backoff_survive_a_resume(tmp_path):
+    run = tmp_path / "run"
+    train(tiny(steps=10), run_dir=run)
+    saved = load_checkpoint(run)
+    assert set(saved["curriculum"]) == {"target", "failed"}
+    saved["curriculum"]["failed"] = {"9": 3}
+    prep = prepare(tiny(steps=20), run_dir=run, resume=True, saved=saved)
+    assert prep.curriculum.failed == {9: 3}
+    saved["curriculum"]["failed"] = {"nine": 3}
+    with pytest.raises(CheckpointError, match="failed targets"):
+        prepare(tiny(steps=20), run_dir=run, resume=True, saved=saved)
+
+
+def test_a_worker_never_runs_more_than_a_few_episodes_ahead_of_the_learner(tmp_path):
+    config = tiny(workers=1)
+    prep = prepare(config, run_dir=tmp_path / "q")
+    play = SelfPlay(config, prep.curriculum, prep.game, prep.net, prep.rng, first_seed=1)
+    try:
+        first = play.next_episode()  # the worker is up and playing
+        assert first[1]["target_length"] == prep.curriculum.target
+        time.sleep(3.0)  # enough for dozens of sort2 episodes, were the worker not held back
+        assert 1 <= play.episodes.qsize() <= EPISODES_AHEAD * config.workers
+    finally:
+        play.close()
 
 
 def test_self_play_from_scratch_sorts_sort2_and_the_checkpoint_says_self_play_only(tmp_path):

@@ -14,8 +14,14 @@ checkpointing as it goes; at exit (Ctrl-C included) stop the workers and checkpo
   ``curriculum_slack``), where the search sorts more often. Each time
   ``curriculum_window`` episodes at it were ``curriculum_threshold`` correct, it drops to one
   below the longest of their correct programs (so it follows what the agent already does);
-  past the game's default it keeps going (shorter programs); when a whole window fails it
-  steps back one, and tries again after the next good window. Every metrics row also plays
+  past the game's default it keeps going (shorter programs); when a third of a window fails
+  in a row it steps back one, and tries again after a good stay one level up that doubles with each
+  window failed at that target (``k`` failures: ``window * 2**k`` episodes), so the time
+  spent asking for a length that may not exist shrinks geometrically. A failed episode
+  played at a target below the run's best length is not learned from: it says only that
+  the record was not beaten (and perhaps cannot be), while the value head, which does not
+  see the target, would learn the position as lost and forget what sorts (measured: one
+  such window took sort3 from 93% correct to 0%, see docs/training.md). Every metrics row also plays
   the policy alone (no search) on the default game: ``policy_correct``, ``policy_length``.
 * **Provenance**: the checkpoint records whether any program from outside the agent's own
   search (demonstrations, or weights given by ``init_from``) entered the run.
@@ -91,6 +97,12 @@ __all__ = ["STOP_REASONS", "Prepared", "TrainError", "TrainResult", "prepare", "
 DEMO_CAPACITY = 100_000
 #: Seconds between two looks at the clock while waiting for a worker's episode.
 POLL_SECONDS = 0.1
+#: Finished episodes each worker may have waiting for the learner; a worker that is this far
+#: ahead waits. Without the bound a worker faster than the learner piles up a backlog: the
+#: learner then trains on ever older episodes, played with ever older weights, and the run stops
+#: learning (measured: sort3 seed 1, 469 episodes waiting after 115 s, 1-4% correct at 300 s;
+#: bounded, 41-98%, see docs/training.md).
+EPISODES_AHEAD = 2
 #: Seconds the workers get to stop by themselves before they are terminated (what they were
 #: playing is dropped either way).
 CLOSE_SECONDS = 0.2
@@ -145,6 +157,7 @@ class Curriculum:
     threshold: float
     target: int = 0
     results: list = field(default_factory=list)  # length if correct else 0, per episode
+    failed: dict = field(default_factory=dict)  # target -> windows that failed at it
 
     def __post_init__(self) -> None:
         self.target = self.target or self.start
@@ -154,19 +167,34 @@ class Curriculum:
         if target != self.target:
             return  # played before the last change
         self.results.append(length if correct else 0)
+        give_up = self.give_up_after
+        if self.target < self.start and len(self.results) >= give_up:
+            if not any(self.results[-give_up:]):
+                # failed every time lately: back one; this target waits twice as long next time
+                self.failed[self.target] = self.failed.get(self.target, 0) + 1
+                self.target += 1
+                self.results = []
+                return
         if len(self.results) < self.window:
             return
         solved = [n for n in self.results[-self.window :] if n]
         if len(solved) >= self.threshold * self.window and max(solved) > 1:
-            # below the longest recent correct episode: the next target asks for better
-            self.target = min(self.target, max(solved)) - 1
-            self.results = []
-        elif not solved and self.target < self.start:
-            self.target += 1  # a whole window failed: back one; it tries again later
-            self.results = []
+            # below the longest recent correct episode: the next target asks for better,
+            # once the agent has stayed here for the patience that target has earned
+            lower = min(self.target, max(solved)) - 1
+            if len(self.results) >= self.window << self.failed.get(lower, 0):
+                self.target = lower
+                self.results = []
+
+    @property
+    def give_up_after(self) -> int:
+        """Failed episodes in a row at a target below the start that send it back one: a
+        third of the window (an agent that sorts half the time fails that often in a row
+        with odds of about 1 in 65,000 at the default window)."""
+        return max(1, self.window // 3)
 
     def state_dict(self) -> dict:
-        return {"target": self.target}
+        return {"target": self.target, "failed": {str(t): k for t, k in self.failed.items()}}
 
 
 class SelfPlay:
@@ -186,7 +214,8 @@ class SelfPlay:
         if config.workers == 0:
             return
         ctx = torch.multiprocessing.get_context("spawn")
-        self.episodes, self.stop = ctx.Queue(), ctx.Event()
+        self.episodes = ctx.Queue(maxsize=EPISODES_AHEAD * config.workers)
+        self.stop = ctx.Event()
         for w in range(config.workers):
             queue_ = ctx.Queue()
             queue_.put(self._weights())
@@ -374,6 +403,12 @@ def _restore(prep: Prepared, saved: dict, path: Path) -> None:
         raise bad(f"its curriculum target {target!r} is not a length from 1 to "
                   f"{game.max_length}")  # fmt: skip
     prep.curriculum.target = target
+    failed = saved["curriculum"].get("failed", {})
+    if not isinstance(failed, dict) or not all(
+        isinstance(t, str) and t.isdigit() and _whole(k, 1) for t, k in failed.items()
+    ):
+        raise bad("its curriculum's failed targets are damaged (expected length: count)")
+    prep.curriculum.failed = {int(t): k for t, k in failed.items()}
     try:
         restore_rng(prep.rng, saved["rng"])
     except Exception as exc:
@@ -498,7 +533,8 @@ def _gather_episodes(prep: Prepared, play: SelfPlay | RaySelfPlay,
     wanted = math.ceil((counters.step + 1) * config.episodes_per_step)
     while len(replay) < config.min_replay or counters.episodes < wanted:
         samples, stats = play.next_episode()
-        replay.add(samples)
+        if _worth_learning(stats, counters.best["length"]):
+            replay.add(samples)
         _record_episode(counters, stats, prep.task, config, prep.run_dir)
         target_before = curriculum.target
         curriculum.record(stats["correct"], stats["target_length"], stats["length"])
@@ -633,6 +669,12 @@ def _demonstrations(game: AssemblyGame, count: int, should_stop: Deadline) -> li
             timer.cancel()
     check(should_stop)
     return samples
+
+
+def _worth_learning(stats: dict, best_length: int | None) -> bool:
+    """Whether an episode's positions go to the replay: all but a failed attempt at a target
+    below the run's best length (see the module docstring, Curriculum)."""
+    return stats["correct"] or best_length is None or stats["target_length"] >= best_length
 
 
 def _record_episode(counters: Counters, stats: dict, task: SortTask, config: TrainConfig,

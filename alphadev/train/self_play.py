@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import queue
 import signal
 
 import numpy as np
@@ -220,11 +221,16 @@ def derived_seed(seed: int) -> int:
     return seed % 2**63
 
 
+#: Seconds between two looks at the stop signal while a worker waits for room in the queue.
+HAND_OVER_POLL_SECONDS = 0.1
+
+
 def worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma: no cover
-    """A self-play process: newest ``(weights, target_length)`` in, episodes out, until
-    ``stop`` is set or its parent is gone (polled inside an episode too: the episode under way
-    is dropped). It owns its process, so it sets its own torch threads and seeds. Ctrl-C is the
-    parent's to handle (the parent stops the workers)."""
+    """A self-play process: newest ``(weights, target_length)`` in, episodes out (``episodes``
+    is bounded: a worker ahead of the learner waits, so it never plays far behind the newest
+    weights), until ``stop`` is set or its parent is gone (polled inside an episode too: the
+    episode under way is dropped). It owns its process, so it sets its own torch threads and
+    seeds. Ctrl-C is the parent's to handle (the parent stops the workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     spawner = multiprocessing.parent_process()  # the pid the parent had when it started us
     parent = spawner.pid if spawner is not None else os.getppid()
@@ -253,11 +259,23 @@ def worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma:
             state_dict, target_length = latest
             net.load_state_dict(state_dict)
         try:
-            episodes.put(player.episode(target_length))
+            played = player.episode(target_length)
         except Stopped:
             break
+        _hand_over(episodes, played, should_stop)
     if left_behind():  # a long pass the stop left running: its result is not wanted
         os._exit(0)
+
+
+def _hand_over(episodes, played, should_stop) -> None:  # pragma: no cover - in the worker
+    """Put ``played`` on the bounded ``episodes`` queue, waiting while it is full (the learner
+    is behind) and giving up when ``should_stop`` says so."""
+    while not should_stop():
+        try:
+            episodes.put(played, timeout=HAND_OVER_POLL_SECONDS)
+            return
+        except queue.Full:
+            continue
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
