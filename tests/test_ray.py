@@ -129,7 +129,7 @@ def test_a_worker_killed_mid_proof_has_its_part_searched_again(local_ray, monkey
 
 
 def test_a_proof_is_not_claimed_when_the_time_runs_out(local_ray):
-    outcome = prove_on_ray(SortTask(4), 12, address=None, workers=2, time_limit=3)
+    outcome = prove_on_ray(SortTask(4), 14, address=None, workers=2, time_limit=3)
     assert outcome.status == "stopped" and outcome.exhausted < outcome.parts
 
 

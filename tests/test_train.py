@@ -30,6 +30,7 @@ from alphadev.train.loop import (
     _worth_learning,
     prepare,
 )
+from alphadev.train.self_play import SelfPlayer
 
 TINY = NetworkConfig(embed_dim=16, heads=2, program_layers=1, row_hidden=16,
                      trunk_hidden=32).to_dict()  # fmt: skip
@@ -199,6 +200,24 @@ def test_the_curriculum_and_its_backoff_survive_a_resume(tmp_path):
     saved["curriculum"]["failed"] = {"nine": 3}
     with pytest.raises(CheckpointError, match="failed targets"):
         prepare(tiny(steps=20), run_dir=run, resume=True, saved=saved)
+
+
+def test_a_looser_target_gets_a_fresh_tree_a_tighter_one_keeps_it():
+    config = tiny(tree_episodes=1000)
+    game = AssemblyGame(SortTask(2), max_length=config.longest)
+    player = SelfPlayer(game, PolicyValueNet(NetworkConfig(**TINY)), config,
+                        np.random.default_rng(0))  # fmt: skip
+    player.episode(20)
+    first = player.mcts
+    player.episode(3)  # nothing sorts in 3: edges die under this bound
+    assert player.mcts is first
+    player.episode(3)
+    assert player.mcts is first
+    player.episode(20)  # those dead edges would be wrong now
+    assert player.mcts is not first
+    second = player.mcts
+    player.episode(12)
+    assert player.mcts is second
 
 
 def test_a_worker_never_runs_more_than_a_few_episodes_ahead_of_the_learner(tmp_path):

@@ -168,13 +168,13 @@ class Curriculum:
             return  # played before the last change
         self.results.append(length if correct else 0)
         give_up = self.give_up_after
-        if self.target < self.start and len(self.results) >= give_up:
-            if not any(self.results[-give_up:]):
-                # failed every time lately: back one; this target waits twice as long next time
-                self.failed[self.target] = self.failed.get(self.target, 0) + 1
-                self.target += 1
-                self.results = []
-                return
+        recent = self.results[-give_up:]
+        if self.target < self.start and len(recent) == give_up and not any(recent):
+            # failed every time lately: back one; this target waits twice as long next time
+            self.failed[self.target] = self.failed.get(self.target, 0) + 1
+            self.target += 1
+            self.results = []
+            return
         if len(self.results) < self.window:
             return
         solved = [n for n in self.results[-self.window :] if n]

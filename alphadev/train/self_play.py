@@ -94,7 +94,8 @@ class SelfPlayer:
     statistics, so later episodes build on earlier ones. Priors and values at a node are those
     of the weights when it was expanded; the tree is started afresh every
     ``config.tree_episodes`` episodes (and when it fills up: its node cap is the memory plan's,
-    :mod:`alphadev.train.memory`) so that newer weights take over.
+    :mod:`alphadev.train.memory`) so that newer weights take over, and when the target length
+    rises above one the tree was pruned for (the edges a tighter target killed stay dead).
     ``target_length`` (the curriculum's, see :mod:`alphadev.train.loop`) is the longest
     program an episode may end correct with: positions that cannot finish in time are dead.
     ``should_stop`` is polled before every network pass and every move: when it says so, the
@@ -107,6 +108,7 @@ class SelfPlayer:
         self.game, self.net, self.config, self.rng = game, net, config, rng
         self.should_stop = should_stop
         self.mcts: MCTS | None = None
+        self._tree_target = 0  # the lowest target the tree has been pruned for
         self.episodes = 0
 
     def episode(self, target_length: int) -> tuple[list[Sample], dict]:
@@ -114,14 +116,19 @@ class SelfPlayer:
         simulations, target_length}``."""
         game, config, plan = self.game, self.config, self.config.plan
         check(self.should_stop)
-        if self.mcts is None or self.episodes % config.tree_episodes == 0:
+        # A tighter target kills edges for good (a node that cannot finish in time is
+        # exhausted), so a tree pruned for a lower target is wrong for a looser one.
+        looser = self.mcts is not None and target_length > self._tree_target
+        if self.mcts is None or self.episodes % config.tree_episodes == 0 or looser:
             self.mcts = None  # the old tree goes before the new one is allocated
+            self._tree_target = target_length
             evaluator = ChunkedEvaluator(self.net, game, plan.eval_chunk, self.should_stop,
                                          threaded=plan.threaded)  # fmt: skip
             self.mcts = MCTS(game, evaluator,
                              MCTSConfig(batch_size=plan.mcts_batch, max_nodes=plan.tree_nodes),
                              rng=self.rng)  # fmt: skip
         self.episodes += 1
+        self._tree_target = min(self._tree_target, target_length)
         mcts = self.mcts
         mcts.bound = target_length + 1
         before = mcts.simulations
