@@ -11,6 +11,7 @@ import torch
 
 from alphadev.cli import main
 from alphadev.game import AssemblyGame
+from alphadev.mcts.tree import DEAD_EDGE, EXHAUSTED
 from alphadev.network import CheckpointError, NetworkConfig, PolicyValueNet, load_network
 from alphadev.replay import ReplayBuffer
 from alphadev.tasks import SortTask
@@ -202,22 +203,30 @@ def test_the_curriculum_and_its_backoff_survive_a_resume(tmp_path):
         prepare(tiny(steps=20), run_dir=run, resume=True, saved=saved)
 
 
-def test_a_looser_target_gets_a_fresh_tree_a_tighter_one_keeps_it():
+def test_a_looser_target_opens_again_what_a_tighter_one_killed(monkeypatch):
     config = tiny(tree_episodes=1000)
     game = AssemblyGame(SortTask(2), max_length=config.longest)
     player = SelfPlayer(game, PolicyValueNet(NetworkConfig(**TINY)), config,
                         np.random.default_rng(0))  # fmt: skip
     player.episode(20)
-    first = player.mcts
-    player.episode(3)  # nothing sorts in 3: edges die under this bound
-    assert player.mcts is first
+    mcts = player.mcts
+    player.episode(3)  # nothing sorts in 3 moves: the bound kills edges for good
+    tree, nodes = mcts.tree, mcts.nodes
+    assert (tree.edge[:nodes] == DEAD_EDGE).any()
+    loosened = []
+    monkeypatch.setattr(mcts, "loosen", lambda b, f=mcts.loosen: (loosened.append(b), f(b)))
     player.episode(3)
-    assert player.mcts is first
-    player.episode(20)  # those dead edges would be wrong now
-    assert player.mcts is not first
-    second = player.mcts
-    player.episode(12)
-    assert player.mcts is second
+    assert loosened == []
+    player.episode(20)
+    assert loosened == [21] and player.mcts is mcts  # the search memory is kept
+    mcts.bound = 4
+    mcts.run(mcts.root(game.initial_state()), 64)
+    assert (tree.edge[: mcts.nodes] == DEAD_EDGE).any()
+    visits = tree.visits[: mcts.nodes].copy()
+    mcts.loosen(15)
+    assert mcts.bound == 15 and not (tree.edge[: mcts.nodes] == DEAD_EDGE).any()
+    assert not (tree.status[: mcts.nodes] & EXHAUSTED).any()
+    assert (tree.visits[: mcts.nodes] == visits).all()
 
 
 def test_a_worker_never_runs_more_than_a_few_episodes_ahead_of_the_learner(tmp_path):

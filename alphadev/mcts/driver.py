@@ -196,6 +196,13 @@ class MCTS:
         self._drain()
         return node
 
+    def loosen(self, bound: int) -> None:
+        """Raise :attr:`bound` to ``bound`` (the best correct length known, or a length a
+        caller allows), opening again what the tighter bound killed (:func:`tree.revive
+        <alphadev.mcts.tree.revive>`)."""
+        T.revive(self.tree)
+        self.bound = bound
+
     def reset(self) -> None:
         """Forget every node (the bound and the counters are kept)."""
         self._past_simulations += int(self.tree.counters[T.C_SIMULATIONS])

@@ -172,6 +172,16 @@ def clear(tree: Tree) -> None:
     tree.minmax[0], tree.minmax[1] = np.inf, -np.inf
 
 
+def revive(tree: Tree) -> None:
+    """Open again every killed edge and clear every node's exhausted mark: what a looser
+    bound must see again after a tighter one killed it (the next descents kill again what is
+    still dead; the statistics are kept)."""
+    count = int(tree.counters[_NODES])
+    edges = tree.edge[:count]
+    edges[edges == DEAD_EDGE] = OPEN
+    tree.status[:count] &= np.int8(~EXHAUSTED)
+
+
 # ---------------------------------------------------------------------- nodes
 
 

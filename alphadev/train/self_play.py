@@ -94,8 +94,9 @@ class SelfPlayer:
     statistics, so later episodes build on earlier ones. Priors and values at a node are those
     of the weights when it was expanded; the tree is started afresh every
     ``config.tree_episodes`` episodes (and when it fills up: its node cap is the memory plan's,
-    :mod:`alphadev.train.memory`) so that newer weights take over, and when the target length
-    rises above one the tree was pruned for (the edges a tighter target killed stay dead).
+    :mod:`alphadev.train.memory`) so that newer weights take over. When the target length
+    rises, what the tighter target killed in the tree is opened again
+    (:meth:`~alphadev.mcts.MCTS.loosen`).
     ``target_length`` (the curriculum's, see :mod:`alphadev.train.loop`) is the longest
     program an episode may end correct with: positions that cannot finish in time are dead.
     ``should_stop`` is polled before every network pass and every move: when it says so, the
@@ -108,7 +109,7 @@ class SelfPlayer:
         self.game, self.net, self.config, self.rng = game, net, config, rng
         self.should_stop = should_stop
         self.mcts: MCTS | None = None
-        self._tree_target = 0  # the lowest target the tree has been pruned for
+        self._tree_target = 0  # the target the tree was last pruned for
         self.episodes = 0
 
     def episode(self, target_length: int) -> tuple[list[Sample], dict]:
@@ -116,10 +117,7 @@ class SelfPlayer:
         simulations, target_length}``."""
         game, config, plan = self.game, self.config, self.config.plan
         check(self.should_stop)
-        # A tighter target kills edges for good (a node that cannot finish in time is
-        # exhausted), so a tree pruned for a lower target is wrong for a looser one.
-        looser = self.mcts is not None and target_length > self._tree_target
-        if self.mcts is None or self.episodes % config.tree_episodes == 0 or looser:
+        if self.mcts is None or self.episodes % config.tree_episodes == 0:
             self.mcts = None  # the old tree goes before the new one is allocated
             self._tree_target = target_length
             evaluator = ChunkedEvaluator(self.net, game, plan.eval_chunk, self.should_stop,
@@ -128,8 +126,12 @@ class SelfPlayer:
                              MCTSConfig(batch_size=plan.mcts_batch, max_nodes=plan.tree_nodes),
                              rng=self.rng)  # fmt: skip
         self.episodes += 1
-        self._tree_target = min(self._tree_target, target_length)
         mcts = self.mcts
+        if target_length > self._tree_target:
+            # a tighter target killed edges for good: they open again, the statistics stay
+            # (a fresh tree instead loses the search memory the agent sorts with)
+            mcts.loosen(target_length + 1)
+        self._tree_target = target_length
         mcts.bound = target_length + 1
         before = mcts.simulations
         node = mcts.root(game.initial_state())
