@@ -198,10 +198,10 @@ class MCTS:
 
     def loosen(self, bound: int) -> None:
         """Raise :attr:`bound` to ``bound`` (the best correct length known, or a length a
-        caller allows), opening again what the tighter bound killed (:func:`tree.revive
-        <alphadev.mcts.tree.revive>`)."""
-        T.revive(self.tree)
+        caller allows), opening again the edges the tighter bound killed that lead to nodes
+        alive under this one (:func:`tree.revive <alphadev.mcts.tree.revive>`)."""
         self.bound = bound
+        T.revive(self.tree)
 
     def reset(self) -> None:
         """Forget every node (the bound and the counters are kept)."""

@@ -172,16 +172,6 @@ def clear(tree: Tree) -> None:
     tree.minmax[0], tree.minmax[1] = np.inf, -np.inf
 
 
-def revive(tree: Tree) -> None:
-    """Open again every killed edge and clear every node's exhausted mark: what a looser
-    bound must see again after a tighter one killed it (the next descents kill again what is
-    still dead; the statistics are kept)."""
-    count = int(tree.counters[_NODES])
-    edges = tree.edge[:count]
-    edges[edges == DEAD_EDGE] = OPEN
-    tree.status[:count] &= np.int8(~EXHAUSTED)
-
-
 # ---------------------------------------------------------------------- nodes
 
 
@@ -207,6 +197,35 @@ def is_dead(tree, c):  # pragma: no cover - compiled
     if (s & TERMINAL) and not (s & CORRECT):
         return True
     return tree.length[c] + tree.bound[c] >= tree.counters[_BOUND]
+
+
+@njit(cache=True, nogil=True)
+def revive(tree):  # pragma: no cover - compiled
+    """Open again every killed edge whose child is alive under the bound now in
+    ``counters[bound]`` (a looser one than killed it; set it first), and clear the exhausted
+    mark of every node with an edge open again: the tree as that bound would have left it.
+    Longest nodes first, so a child's own mark is settled before its parents look at it. An
+    edge killed without a child (a shorter path reaches its state) stays dead. The statistics
+    are kept."""
+    count = tree.counters[_NODES]
+    longest = 0
+    for c in range(count):
+        longest = max(longest, tree.length[c])
+    for length in range(longest, -1, -1):
+        for c in range(count):
+            if tree.length[c] != length:
+                continue
+            any_open = False
+            for a in range(tree.edge.shape[1]):
+                if tree.edge[c, a] == DEAD_EDGE:
+                    child = tree.child[c, a]
+                    if child >= 0 and not is_dead(tree, child):
+                        tree.edge[c, a] = OPEN
+                        any_open = True
+                elif tree.edge[c, a] == OPEN:
+                    any_open = True
+            if any_open and (tree.status[c] & EXHAUSTED):
+                tree.status[c] = tree.status[c] & ~EXHAUSTED
 
 
 @njit(cache=True, nogil=True)
