@@ -15,13 +15,12 @@ checkpointing as it goes; at exit (Ctrl-C included) stop the workers and checkpo
   ``curriculum_window`` episodes at it were ``curriculum_threshold`` correct, it drops to one
   below the longest of their correct programs (so it follows what the agent already does);
   past the game's default it keeps going (shorter programs); when a third of a window fails
-  in a row it steps back one, and tries again after a good stay one level up that doubles with each
-  window failed at that target (``k`` failures: ``window * 2**k`` episodes), so the time
+  in a row it steps back one, and tries again after a good stay one level up that doubles
+  with each failure at that target (``k`` failures: ``window * 2**k`` episodes), so the time
   spent asking for a length that may not exist shrinks geometrically. A failed episode
-  played at a target below the run's best length is not learned from: it says only that
-  the record was not beaten (and perhaps cannot be), while the value head, which does not
-  see the target, would learn the position as lost and forget what sorts (measured: one
-  such window took sort3 from 93% correct to 0%, see docs/training.md). Every metrics row also plays
+  played at a target below the run's best length is not learned from: it says only that the
+  record was not beaten (and perhaps cannot be), while the value head, which does not see the
+  target, would learn its positions as lost. Every metrics row also plays
   the policy alone (no search) on the default game: ``policy_correct``, ``policy_length``.
 * **Provenance**: the checkpoint records whether any program from outside the agent's own
   search (demonstrations, or weights given by ``init_from``) entered the run.
@@ -101,7 +100,7 @@ POLL_SECONDS = 0.1
 #: ahead waits. Without the bound a worker faster than the learner piles up a backlog: the
 #: learner then trains on ever older episodes, played with ever older weights, and the run stops
 #: learning (measured: sort3 seed 1, 469 episodes waiting after 115 s, 1-4% correct at 300 s;
-#: bounded, 41-98%, see docs/training.md).
+#: bounded, best 17 by 250 s and 91% correct; see docs/training.md).
 EPISODES_AHEAD = 2
 #: Seconds the workers get to stop by themselves before they are terminated (what they were
 #: playing is dropped either way).

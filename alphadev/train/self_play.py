@@ -131,8 +131,9 @@ class SelfPlayer:
             # a tighter target killed edges for good: they open again, the statistics stay
             # (a fresh tree instead loses the search memory the agent sorts with)
             mcts.loosen(target_length + 1)
+        else:
+            mcts.bound = target_length + 1
         self._tree_target = target_length
-        mcts.bound = target_length + 1
         before = mcts.simulations
         node = mcts.root(game.initial_state())
         programs, policies, rewards = [], [], []
