@@ -4,7 +4,12 @@ Observation (``Dict``):
     ``program``: int32[max_length, 3] of (op, dst, src) tokens, rows past the program padded -1;
     ``state``: int32[rows, locations], the machine state over the task's test rows;
     ``flags``: int8[rows], the flags of the last cmp (0 before any cmp);
-    ``length``: the program length, ``Discrete(max_length + 1)``.
+    ``length``: the program length in instructions, ``Discrete(max_length + 1)``.
+
+Actions: ``Discrete(num_actions)``, the game's moves (``moves="instructions"``, the default: one
+instruction each; ``"macro"``: loads, stores and compare-exchanges of two registers; ``"both"``;
+see :mod:`alphadev.move_table`). A compare-exchange appends its 3 or 4 instructions to
+``program`` and counts them in ``length`` and the latency.
 
 ``info["action_mask"]`` is ``int8[num_actions]`` with 1 = legal (Gymnasium's convention), and
 ``env.action_space.sample()`` draws from the legal actions of the current state.
@@ -75,6 +80,7 @@ class AssemblyGameEnv(gym.Env):
         illegal_action: str = "end",
         illegal_penalty: float = -1.0,
         render_mode: str | None = None,
+        moves: str = "instructions",
     ) -> None:
         if illegal_action not in ("raise", "end"):
             raise ValueError(f"illegal_action must be 'raise' or 'end', got {illegal_action!r}")
@@ -82,7 +88,7 @@ class AssemblyGameEnv(gym.Env):
         self.illegal_penalty = illegal_penalty
         reward = RewardConfig(correctness_weight, correct_bonus, latency_weight, latency_model)
         self.game = AssemblyGame(
-            n=n, registers=registers, isa=isa, max_length=max_length, reward=reward
+            n=n, registers=registers, isa=isa, max_length=max_length, reward=reward, moves=moves
         )
         self.render_mode = render_mode
         rows, locations = self.game.task.initial_state.shape
@@ -168,7 +174,7 @@ class AssemblyGameEnv(gym.Env):
         gs = self._state
         program = np.full((self.game.max_length, 3), -1, dtype=np.int32)
         if gs.program:
-            program[: gs.length] = self.game.actions[list(gs.program)]
+            program[: gs.length] = self.game.instructions[list(gs.program)]
         return {
             "program": program,
             "state": np.array(gs.state, dtype=np.int32, copy=True),

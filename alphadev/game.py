@@ -32,11 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alphadev.emulator import apply_instruction_into
+from alphadev.emulator import apply_instruction, apply_instruction_into
 from alphadev.hashing import fnv_mix, fnv_mix_sorted, fnv_seed
 from alphadev.isa import FLAGS, Op, Program, reads
 from alphadev.jit import njit
 from alphadev.latency import latency
+from alphadev.move_table import move_names, move_table
 from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask, count_in_place
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "apply_move",
     "default_max_length",
     "legal_mask",
+    "play_move",
     "row_set_key",
 ]
 
@@ -77,45 +79,32 @@ def default_max_length(n: int) -> int:
     return 2 * n + 4 * comparators + 2
 
 
-@njit(cache=True, nogil=True)
-def legal_mask(actions, book, n, out):  # pragma: no cover - compiled
-    """Fill ``out: int8[num_actions]`` with 1 for legal actions under the rules above."""
+@njit(cache=True, nogil=True, inline="always")
+def _instruction_legal(op, dst, src, book, n):  # pragma: no cover - compiled
+    """Whether ``op dst, src`` is legal under the rules above in a state of bookkeeping
+    ``book``."""
+    if dst == src:
+        return False
     written = book[WRITTEN]
-    next_load = book[NEXT_LOAD]
-    stored = book[STORED]
+    src_ok = (written >> src) & 1
+    dst_ok = (written >> dst) & 1
+    if op == _MOV:
+        if src < n:  # load: next slot in order, into a used or the next fresh register
+            return src == book[NEXT_LOAD] and dst - n <= book[REGS_USED]
+        if dst < n:  # store: once, after that slot was loaded
+            return src_ok == 1 and ((book[STORED] >> dst) & 1) == 0 and dst < book[NEXT_LOAD]
+        return src_ok == 1 and dst - n <= book[REGS_USED]
+    if op == _CMP:
+        return book[LAST_CMP] == 0 and src_ok == 1 and dst_ok == 1
+    if _CMOV_LO <= op <= _CMOV_HI:
+        return book[FLAGS_VALID] == 1 and src_ok == 1 and dst_ok == 1
+    return src_ok == 1 and dst_ok == 1  # min, max
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _book_after(book, op, dst, src, n, out_book):  # pragma: no cover - compiled
+    """``out_book`` = the bookkeeping after ``op dst, src`` (``out_book`` may be ``book``)."""
     regs_used = book[REGS_USED]
-    flags_valid = book[FLAGS_VALID]
-    last_cmp = book[LAST_CMP]
-    for a in range(actions.shape[0]):
-        op = actions[a, 0]
-        dst = actions[a, 1]
-        src = actions[a, 2]
-        ok = False
-        if dst != src:
-            src_ok = (written >> src) & 1
-            dst_ok = (written >> dst) & 1
-            if op == _MOV:
-                if src < n:  # load: next slot in order, into a used or the next fresh register
-                    ok = src == next_load and dst - n <= regs_used
-                elif dst < n:  # store: once, after that slot was loaded
-                    ok = src_ok == 1 and ((stored >> dst) & 1) == 0 and dst < next_load
-                else:
-                    ok = src_ok == 1 and dst - n <= regs_used
-            elif op == _CMP:
-                ok = last_cmp == 0 and src_ok == 1 and dst_ok == 1
-            elif _CMOV_LO <= op <= _CMOV_HI:
-                ok = flags_valid == 1 and src_ok == 1 and dst_ok == 1
-            else:  # min, max
-                ok = src_ok == 1 and dst_ok == 1
-        out[a] = 1 if ok else 0
-
-
-@njit(cache=True, nogil=True)
-def apply_move(
-    state, flags, book, op, dst, src, n, expected, out_state, out_flags, out_book
-):  # pragma: no cover - compiled
-    """One move: child state/flags/book from the parent's; returns the child's score."""
-    apply_instruction_into(state, flags, out_state, out_flags, op, dst, src)
     for i in range(BOOK_SIZE):
         out_book[i] = book[i]
     if op == _CMP:
@@ -128,9 +117,60 @@ def apply_move(
             out_book[NEXT_LOAD] = src + 1
         if dst < n:
             out_book[STORED] |= np.int64(1) << dst
-        elif dst - n == book[REGS_USED]:
-            out_book[REGS_USED] = book[REGS_USED] + 1
+        elif dst - n == regs_used:
+            out_book[REGS_USED] = regs_used + 1
+
+
+@njit(cache=True, nogil=True)
+def legal_mask(moves, book, n, room, out):  # pragma: no cover - compiled
+    """Fill ``out: int8[M]`` with 1 for the moves of ``moves`` (the table of
+    :mod:`alphadev.move_table`, int32[M, K, 4]) whose instructions are each legal under the
+    rules above in turn, ``room`` instructions at most."""
+    scratch = np.empty(BOOK_SIZE, np.int64)
+    for m in range(moves.shape[0]):
+        ok = _instruction_legal(moves[m, 0, 0], moves[m, 0, 1], moves[m, 0, 2], book, n)
+        if ok and moves.shape[1] > 1 and moves[m, 1, 0] >= 0:
+            _book_after(book, moves[m, 0, 0], moves[m, 0, 1], moves[m, 0, 2], n, scratch)
+            for k in range(1, moves.shape[1]):
+                op = moves[m, k, 0]
+                if op < 0:
+                    break
+                if k >= room or not _instruction_legal(op, moves[m, k, 1], moves[m, k, 2],
+                                                       scratch, n):  # fmt: skip
+                    ok = False
+                    break
+                _book_after(scratch, op, moves[m, k, 1], moves[m, k, 2], n, scratch)
+        out[m] = 1 if ok and room > 0 else 0
+
+
+@njit(cache=True, nogil=True)
+def apply_move(
+    state, flags, book, op, dst, src, n, expected, out_state, out_flags, out_book
+):  # pragma: no cover - compiled
+    """One instruction: child state/flags/book from the parent's; returns the child's score."""
+    apply_instruction_into(state, flags, out_state, out_flags, op, dst, src)
+    _book_after(book, op, dst, src, n, out_book)
     return count_in_place(out_state, expected)
+
+
+@njit(cache=True, nogil=True)
+def play_move(
+    state, flags, book, moves, m, n, expected, out_state, out_flags, out_book
+):  # pragma: no cover - compiled
+    """Move ``m`` of ``moves`` (int32[M, K, 4]): the child state/flags/book from the parent's;
+    returns ``(the child's score, instructions played)``."""
+    apply_instruction_into(state, flags, out_state, out_flags, moves[m, 0, 0], moves[m, 0, 1],
+                           moves[m, 0, 2])  # fmt: skip
+    _book_after(book, moves[m, 0, 0], moves[m, 0, 1], moves[m, 0, 2], n, out_book)
+    steps = 1
+    for k in range(1, moves.shape[1]):
+        op = moves[m, k, 0]
+        if op < 0:
+            break
+        apply_instruction(out_state, out_flags, op, moves[m, k, 1], moves[m, k, 2])
+        _book_after(out_book, op, moves[m, k, 1], moves[m, k, 2], n, out_book)
+        steps += 1
+    return count_in_place(out_state, expected), steps
 
 
 @njit(cache=True, nogil=True)
@@ -235,8 +275,12 @@ class AssemblyGame:
     Args:
         task: a :class:`~alphadev.tasks.SortTask`; or give ``n``, ``registers``, ``isa``.
         max_length: the episode ends at this many instructions (default
-            :func:`default_max_length`).
+            :func:`default_max_length`); a move of several instructions is legal only when
+            they all fit.
         reward: reward weights.
+        moves: the move set, ``instructions``, ``macro`` or ``both``
+            (:mod:`alphadev.move_table`). A state's ``program`` holds instruction ids either
+            way; an action id is a move.
     """
 
     def __init__(
@@ -248,13 +292,17 @@ class AssemblyGame:
         isa: str = "cmov",
         max_length: int | None = None,
         reward: RewardConfig | None = None,
+        moves: str = "instructions",
     ) -> None:
         self.task = task if task is not None else SortTask(n, registers, isa)
         self.n = self.task.n
         self.layout = self.task.layout
         self.action_space = self.task.action_space
-        self.actions = np.ascontiguousarray(self.action_space.actions, dtype=np.int32)
-        self.num_actions = len(self.actions)
+        self.instructions = np.ascontiguousarray(self.action_space.actions, dtype=np.int32)
+        self.move_kind = moves
+        self.moves = np.ascontiguousarray(move_table(self.action_space, moves))
+        self.num_actions = len(self.moves)
+        self._move_index: dict[str, int] | None = None
         self.max_length = max_length if max_length is not None else default_max_length(self.n)
         self.reward_config = reward or RewardConfig()
         self.max_score = self.task.max_correctness
@@ -275,7 +323,7 @@ class AssemblyGame:
         if gs._mask is None:
             mask = np.zeros(self.num_actions, dtype=np.int8)
             if not self.is_terminal_length_or_correct(gs):
-                legal_mask(self.actions, gs.book, self.n, mask)
+                legal_mask(self.moves, gs.book, self.n, self.max_length - gs.length, mask)
             mask.setflags(write=False)
             gs._mask = mask
         return gs._mask
@@ -293,15 +341,37 @@ class AssemblyGame:
         that drew ``action`` from :meth:`legal_actions` (tree search, rollouts, replays of
         programs that were legal when recorded). An illegal action gives a state outside the
         game's rules."""
-        op, dst, src = self.actions[action]
         state = np.empty_like(gs.state)
         flags = np.empty_like(gs.flags)
         book = np.empty_like(gs.book)
-        score = apply_move(
-            gs.state, gs.flags, gs.book, op, dst, src, self.n, self.task.expected,
+        score, steps = play_move(
+            gs.state, gs.flags, gs.book, self.moves, action, self.n, self.task.expected,
             state, flags, book,
         )  # fmt: skip
-        return GameState(self, (*gs.program, int(action)), state, flags, book, int(score))
+        played = (int(i) for i in self.moves[action, :steps, 3])
+        return GameState(self, (*gs.program, *played), state, flags, book, int(score))
+
+    def replay(self, program: Program, gs: GameState | None = None) -> GameState:
+        """The state after ``program``'s instructions one by one from ``gs`` (default: the
+        initial state), whatever the move set: each must be legal under the rules (else
+        :class:`IllegalActionError`), but need not be a move of its own."""
+        gs = gs if gs is not None else self.initial_state()
+        for ins in program.code:
+            i = self.action_space.index(ins)
+            mask = np.zeros(1, np.int8)
+            single = np.full((1, 1, 4), -1, np.int32)
+            single[0, 0] = (*self.instructions[i], i)
+            over = self.is_terminal_length_or_correct(gs)
+            if not over:
+                legal_mask(single, gs.book, self.n, self.max_length - gs.length, mask)
+            if not mask[0]:
+                raise IllegalActionError(
+                    f"illegal instruction {Op(ins.op).mnemonic} {self.layout.name(ins.dst)}, "
+                    f"{self.layout.name(ins.src)} after {gs.length} instructions: "
+                    f"{'the game is over' if over else _reason(gs, ins)}"
+                )
+            gs = self.play_instruction(gs, i)
+        return gs
 
     def step(self, gs: GameState, action: int) -> tuple[GameState, float, bool]:
         """Play ``action``: ``(child, reward, terminal)``."""
@@ -344,14 +414,56 @@ class AssemblyGame:
             self.state_key(gs)
         return gs._distinct
 
+    def move_name(self, action: int) -> str:
+        """Move ``action`` as text (``mov r0, m1``; ``cx r0, r1 (r4)`` for a compare-exchange)."""
+        return move_names(self.action_space, self.moves[action : action + 1])[0]
+
+    def move_name_index(self, name: str) -> int:
+        """The move called ``name`` (as :meth:`move_name` writes it); KeyError if none is."""
+        if self._move_index is None:
+            names = move_names(self.action_space, self.moves)
+            self._move_index = {text: m for m, text in enumerate(names)}
+        if name not in self._move_index:
+            raise KeyError(f"no move {name!r} in the {self.move_kind} moves of {self.task}")
+        return self._move_index[name]
+
     def _why_illegal(self, gs: GameState, action: int) -> str:
-        ins = self.action_space.instruction(action)
+        if self.moves.shape[1] > 1 and self.moves[action, 1, 0] >= 0:
+            return self._why_move_illegal(gs, action)
+        ins = self.action_space.instruction(int(self.moves[action, 0, 3]))
         text = f"{Op(ins.op).mnemonic} {self.layout.name(ins.dst)}, {self.layout.name(ins.src)}"
         if self.is_terminal_length_or_correct(gs):
             return f"illegal action {action} ({text}): the game is over"
         return (
             f"illegal action {action} ({text}) after {gs.length} instructions: {_reason(gs, ins)}"
         )
+
+    def _why_move_illegal(self, gs: GameState, action: int) -> str:
+        text = self.move_name(action)
+        if self.is_terminal_length_or_correct(gs):
+            return f"illegal move {action} ({text}): the game is over"
+        steps = [int(i) for i in self.moves[action, :, 3] if i >= 0]
+        if gs.length + len(steps) > self.max_length:
+            return (
+                f"illegal move {action} ({text}): its {len(steps)} instructions do not fit "
+                f"in max_length={self.max_length} after {gs.length}"
+            )
+        try:
+            self.replay(Program(self.layout, tuple(self.action_space.instruction(i)
+                                                   for i in steps)), gs)  # fmt: skip
+        except IllegalActionError as error:
+            return f"illegal move {action} ({text}): {error}"
+        return f"illegal move {action} ({text})"
+
+    def play_instruction(self, gs: GameState, instruction: int) -> GameState:
+        """The state after one instruction (its id in :attr:`action_space`), whatever the move
+        set, without a legality check (as :meth:`play`)."""
+        op, dst, src = self.instructions[instruction]
+        state, flags = np.empty_like(gs.state), np.empty_like(gs.flags)
+        book = np.empty_like(gs.book)
+        score = apply_move(gs.state, gs.flags, gs.book, op, dst, src, self.n,
+                           self.task.expected, state, flags, book)  # fmt: skip
+        return GameState(self, (*gs.program, instruction), state, flags, book, int(score))
 
 
 def _reason(gs: GameState, ins) -> str:

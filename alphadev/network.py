@@ -93,7 +93,8 @@ class PolicyValueNet(nn.Module):
       max_memory + j);
     * ``expected``: long[B, R, n] sorted rows; ``flags``: long[B, R] in {0: none, 1: <, 2: =,
       3: >}; ``row_mask``: bool[B, R] (False = padding row);
-    * ``actions``: long[A, 3] of (op, dst-id, src-id); ``legal``: bool[B, A].
+    * ``actions``: long[A, 3] of (op, dst-id, src-id), or long[A, K, 3] for moves of up to K
+      instructions (op -1 past a move's last); ``legal``: bool[B, A].
 
     Returns ``(logits float[B, A] with -inf where illegal, value_correctness float[B],
     value_latency float[B])``.
@@ -183,12 +184,7 @@ class PolicyValueNet(nn.Module):
                 dim=-1,
             )
         )
-        action_vectors = (
-            self.action_op(actions[:, 0])
-            + self.action_dst(actions[:, 1])
-            + self.action_src(actions[:, 2])
-        )  # [A, d]
-        logits = self.policy_query(h) @ action_vectors.T  # [B, A]
+        logits = self.policy_query(h) @ self.action_vectors(actions).T  # [B, A]
         logits = logits.masked_fill(~legal, float("-inf"))
         return (
             logits,
@@ -225,13 +221,30 @@ class PolicyValueNet(nn.Module):
         values = F.linear(torch.relu(heads[:, a:]), c.value_weight, c.value_bias)
         return heads[:, :a].masked_fill(illegal, float("-inf")), values.squeeze(-1)
 
+    def action_vectors(self, actions: torch.Tensor) -> torch.Tensor:
+        """float[A, d]: each action's vector, the sum over its instructions of the action
+        embeddings of (op, dst-id, src-id); ``actions`` long[A, 3] or long[A, K, 3] (op -1 past
+        a move's last instruction). A move of one instruction is that instruction's vector, so
+        a net trained on instructions scores compare-exchange moves from the first game."""
+        if actions.dim() == 2:
+            actions = actions.unsqueeze(1)
+        real = (actions[..., 0] >= 0).unsqueeze(-1)  # [A, K, 1]
+        safe = actions.clamp(min=0)
+        steps = self.action_op(safe[..., 0]) + self.action_dst(safe[..., 1])
+        steps = steps + self.action_src(safe[..., 2])  # [A, K, d]
+        return (steps * real).sum(1)
+
     @torch.no_grad()
-    def search_constants(self, location_ids, actions) -> SearchConstants:
+    def search_constants(self, location_ids, actions, instructions=None) -> SearchConstants:
         """What :meth:`infer` needs that depends on the weights and the game alone (see
-        :class:`SearchConstants`); ``location_ids``, ``actions`` as in :meth:`forward`."""
+        :class:`SearchConstants`); ``location_ids``, ``actions`` as in :meth:`forward`;
+        ``instructions`` long[I, 3] the tokens of the program's instruction ids (default:
+        ``actions``, a game of one-instruction moves)."""
         d = self.config.embed_dim
-        tokens = torch.cat([self.op_embed(actions[:, 0]) + self.dst_embed(actions[:, 1])
-                            + self.src_embed(actions[:, 2]), self.summary[0]])  # fmt: skip
+        if instructions is None:
+            instructions = actions
+        tokens = torch.cat([self.op_embed(instructions[:, 0]) + self.dst_embed(instructions[:, 1])
+                            + self.src_embed(instructions[:, 2]), self.summary[0]])  # fmt: skip
         positions = self.position.weight.clone()
         positions[0] = 0.0  # the summary token has no position
         # rows: features @ [value_embed; flag_embed] + what every row holds alike
@@ -241,11 +254,7 @@ class PolicyValueNet(nn.Module):
         alike = self.location_embed(location_ids).sum(0) + self.target_embed.weight[:n].sum(0)
         # the trunk's first layer takes the row MLP's second (it commutes with the mean)
         trunk, program_part, rows_part = self.trunk[0], *self.trunk[0].weight.split(d, dim=1)
-        action_vectors = (
-            self.action_op(actions[:, 0])
-            + self.action_dst(actions[:, 1])
-            + self.action_src(actions[:, 2])
-        )  # [A, d]
+        action_vectors = self.action_vectors(actions)  # [A, d]
         query, vc, vl = self.policy_query, self.value_correctness, self.value_latency
         *layers, last = self.program_encoder.layers
         return SearchConstants(
@@ -266,8 +275,8 @@ class PolicyValueNet(nn.Module):
 
 
 class SearchConstants(NamedTuple):
-    """:meth:`PolicyValueNet.infer`'s weights for one game, folded: the token of action ``a``
-    is row ``a`` of ``tokens`` (its three embeddings summed; row ``A`` the summary token) plus
+    """:meth:`PolicyValueNet.infer`'s weights for one game, folded: the token of instruction
+    ``i`` is row ``i`` of ``tokens`` (its three embeddings summed; row ``I`` the summary token) plus
     its position; the encoder layers' arguments gathered once; a row's first hidden layer is
     ``features @ row_weight.T + row_bias`` (the value and flag embeddings through the row
     MLP's first layer, the locations' and targets' embeddings in the bias); the row MLP's
@@ -275,7 +284,7 @@ class SearchConstants(NamedTuple):
     first; the policy query meets the action vectors once, beside the value heads' first
     layers; the two value heads' last layers sum."""
 
-    tokens: torch.Tensor  # float[A + 1, d]
+    tokens: torch.Tensor  # float[I + 1, d]
     positions: torch.Tensor  # float[max_length + 1, d], row 0 zero
     layers: tuple  # per encoder layer but the last: _fused_arguments
     last_layer: tuple | None  # _summary_arguments of the last
@@ -419,7 +428,9 @@ class NetworkEvaluator:
         if version != self._version:
             encoder = self._encoder
             self._constants = self.net.search_constants(
-                torch.from_numpy(encoder.location_ids), torch.from_numpy(encoder.tokens)
+                torch.from_numpy(encoder.location_ids),
+                torch.from_numpy(encoder.move_tokens),
+                torch.from_numpy(encoder.tokens),
             )
             self._version = version
         return self._constants

@@ -1,6 +1,6 @@
 """A replay buffer of self-play positions for the learner.
 
-A sample is a position, given by its program (action ids from the initial state, so the state
+A sample is a position, given by its program (instruction ids from the initial state, so the state
 is rebuilt by replaying it), with its targets: the search's improved policy over all actions
 and the two value targets. The buffer keeps the newest ``capacity`` samples and saves to and
 loads from plain tensors (for a ``weights_only`` torch checkpoint).
@@ -23,8 +23,10 @@ class Sample:
     """One training position.
 
     Attributes:
-        program: action ids played from the initial state.
-        policy: float32[num_actions], the improved policy (zeros off the legal set).
+        program: the instruction ids played from the initial state (a compare-exchange move
+            stands as its instructions).
+        policy: float32[num_actions], the improved policy over the game's moves (zeros off
+            the legal set).
         value_correctness: target for the correctness head.
         value_latency: target for the latency head.
     """

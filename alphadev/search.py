@@ -46,9 +46,10 @@ from alphadev import asm, exact
 from alphadev.exact import best_first, comparators
 from alphadev.game import AssemblyGame, GameState
 from alphadev.interrupts import on_sigint
-from alphadev.isa import Op, Program, get_isa
+from alphadev.isa import ActionSpace, Layout, Op, Program, get_isa
 from alphadev.mcts import MCTS, HeuristicEvaluator, MCTSConfig
 from alphadev.mcts import tree as mcts_tree
+from alphadev.move_table import MOVE_KINDS, move_table
 from alphadev.options import check_range, check_seconds, option, parse_bytes
 from alphadev.pareto import OBJECTIVES
 from alphadev.precompile import Precompiler
@@ -114,6 +115,12 @@ class SearchConfig:
         help="auto: the engines race on one best-so-far; or one engine alone",
     )
     simulations: int = option(64, help="MCTS simulations per move")
+    moves: str = option(
+        "instructions",
+        choices=MOVE_KINDS,
+        help="the MCTS's moves: instructions (one each), macro (loads, stores and "
+        "compare-exchanges of two registers, 3 or 4 instructions each), or both",
+    )
     gumbel: bool = option(
         False,
         help="the MCTS picks each move with a Gumbel root (sequential halving over the "
@@ -173,6 +180,7 @@ class SearchConfig:
         check_range("registers", registers, self.n + 1, MAX_REGISTERS)
         check_seconds("time_limit", self.time_limit)
         check_range("simulations", self.simulations, 1, 1_000_000)
+        move_table(ActionSpace(Layout(self.n, registers), isa), self.moves)  # validates them
         check_range("target", self.target, 1)
         check_range("seed", self.seed, 0, 2**63 - 1)
         parse_bytes("memory", self.memory, 16 << 20, 1 << 40)
@@ -500,7 +508,7 @@ def _run_lanes(
     """The body of :func:`run_search`: start the lanes, watch the clock, stop them, verify."""
     t0, task = shared.t0, shared.task
     deadline = t0 + config.time_limit
-    game = AssemblyGame(task)
+    game = AssemblyGame(task, moves=config.moves)
     # Load (on a first run: compile) the emulator that assembling and verifying a kernel use,
     # here, before a lane can hold numba's compiler lock for as long as a compilation takes.
     verify(Program(task.layout, ()), task, random_rows=3)

@@ -39,7 +39,8 @@ __all__ = [
 class Leaves(NamedTuple):
     """A batch of ``B`` states without a Python object per state: state ``i`` is row
     ``index[i]`` of the node arrays (``C`` rows: views of an MCTS tree's, or stacked states)
-    and ``program[i, :length[i]]`` its action ids."""
+    and ``program[i, :length[i]]`` its instruction ids (a move of several instructions stands
+    there as its instructions)."""
 
     index: np.ndarray  # int32[B]
     state: np.ndarray  # int32[C, R, L]
@@ -82,19 +83,22 @@ def location_ids(game: AssemblyGame, config) -> np.ndarray:
 
 class StateEncoder:
     """One game's states as a network's inputs, for its ``config`` (a ``NetworkConfig``):
-    the constants made once (:attr:`location_ids` int64[L], :attr:`tokens` int64[A, 3]: each
-    action's op, dst-id, src-id), each batch written by the kernels below. :meth:`features`
-    writes into buffers it reuses (its arrays hold until its next call: one caller at a
-    time)."""
+    the constants made once (:attr:`location_ids` int64[L], :attr:`tokens` int64[I, 3]: each
+    instruction's op, dst-id, src-id, the program's tokens; :attr:`move_tokens` int64[M, K, 3]:
+    the instructions of each move, the policy's actions, op -1 past a move's last), each batch
+    written by the kernels below. :meth:`features` writes into buffers it reuses (its arrays
+    hold until its next call: one caller at a time)."""
 
     def __init__(self, game: AssemblyGame, config) -> None:
         self.game, self.config = game, config
         self.location_ids = location_ids(game, config)
-        tokens = game.actions.astype(np.int64)
+        tokens = game.instructions.astype(np.int64)
         tokens[:, 1:] = self.location_ids[tokens[:, 1:]]
         self.tokens = tokens
+        steps = game.moves[..., 3].astype(np.int64)  # [M, K] instruction ids, -1 past the last
+        self.move_tokens = np.where(steps[..., None] >= 0, tokens[steps.clip(min=0)], -1)
         self.expected = game.task.expected.astype(np.int64)  # int64[R, n]
-        self._legal_args = (game.actions, game.n, game.max_length, game.max_score)
+        self._legal_args = (game.moves, game.n, game.max_length, game.max_score)
         self._expected_counts = None  # float32[R, V + 4], made at the first features()
         self._buffers: dict[str, np.ndarray] = {}
 
@@ -116,7 +120,7 @@ class StateEncoder:
             "expected": np.array(np.broadcast_to(self.expected, (b, rows, self.game.n))),
             "flags": flags,
             "row_mask": np.ones((b, rows), np.bool_),
-            "actions": self.tokens.copy(),
+            "actions": self.move_tokens.copy(),
             "legal": mask,
         }
 
@@ -127,7 +131,7 @@ class StateEncoder:
         :func:`row_features`, :func:`legal`)."""
         b, t, rows = self._shape(leaves)
         summary_moves = self._buffer("moves", (b, 1 + t), np.int64)
-        moves(leaves.program, leaves.length, self.game.num_actions, summary_moves)
+        moves(leaves.program, leaves.length, len(self.tokens), summary_moves)
         mask = self._buffer("padding", (b, 1 + t), np.float32)
         padding(leaves.length, mask)
         if self._expected_counts is None:
@@ -166,8 +170,8 @@ class StateEncoder:
 
 @njit(cache=True, nogil=True)
 def program_tokens(tokens, program, length, pad, out):  # pragma: no cover - compiled
-    """``out`` int64[B, T, 3]: slot ``t < length[i]`` of row ``i`` the token of action
-    ``program[i, t]`` (``tokens`` int64[A, 3]: op, dst-id, src-id), every later slot ``pad``."""
+    """``out`` int64[B, T, 3]: slot ``t < length[i]`` of row ``i`` the token of instruction
+    ``program[i, t]`` (``tokens`` int64[I, 3]: op, dst-id, src-id), every later slot ``pad``."""
     for i in range(out.shape[0]):
         for t in range(out.shape[1]):
             if t < length[i]:
@@ -181,7 +185,7 @@ def program_tokens(tokens, program, length, pad, out):  # pragma: no cover - com
 @njit(cache=True, nogil=True)
 def moves(program, length, summary, out):  # pragma: no cover - compiled
     """``out`` int64[B, 1 + T]: ``summary`` (the summary token's id), then the program's
-    action ids, then 0 in the padding slots."""
+    instruction ids, then 0 in the padding slots."""
     for i in range(out.shape[0]):
         out[i, 0] = summary
         for t in range(out.shape[1] - 1):
@@ -200,16 +204,17 @@ def padding(length, out):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def legal(  # pragma: no cover - compiled
-    actions, n, max_length, max_score, index, book, score, length, illegal, out
+    moves, n, max_length, max_score, index, book, score, length, illegal, out
 ):
-    """``out`` int8[B, A]: the game's legal mask of each state (empty once the game is over:
-    correct, or ``max_length`` long), or with ``illegal`` its complement."""
+    """``out`` int8[B, M]: the game's legal mask of each state (``moves`` its move table;
+    empty once the game is over: correct, or ``max_length`` long), or with ``illegal`` its
+    complement."""
     for i in range(out.shape[0]):
         c = index[i]
         if score[c] == max_score or length[i] >= max_length:
             out[i, :] = 0
         else:
-            legal_mask(actions, book[c], n, out[i])
+            legal_mask(moves, book[c], n, max_length - length[i], out[i])
         if illegal:
             for a in range(out.shape[1]):
                 out[i, a] = 1 - out[i, a]

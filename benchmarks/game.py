@@ -67,7 +67,7 @@ class PythonGame:
 
     def __init__(self, game: AssemblyGame) -> None:
         self.n = game.n
-        self.actions = [tuple(int(v) for v in a) for a in game.actions]
+        self.actions = [tuple(int(v) for v in a) for a in game.instructions]
         self.rows = game.task.initial_state.tolist()
         self.expected = game.task.expected.tolist()
         self.max_length = game.max_length

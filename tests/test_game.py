@@ -231,7 +231,7 @@ def unpruned_shortest(n: int, registers: int, isa: str, max_length: int):
     before it is set, which verify rejects). None of the symmetry or no-op rules (2, 3, 5, 6, 7)
     is applied. Memoised on the exact machine state."""
     g = AssemblyGame(n=n, registers=registers, isa=isa)
-    actions = g.actions
+    actions = g.instructions
     expected = g.task.expected
     from alphadev.emulator import apply_instruction_into
 

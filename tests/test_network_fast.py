@@ -25,6 +25,9 @@ from .conftest import ROOT
 SMALL = NetworkConfig(embed_dim=16, program_layers=1, heads=2, row_hidden=16, trunk_hidden=32)
 ODD_HEADS = NetworkConfig(embed_dim=12, program_layers=2, heads=3, row_hidden=8, trunk_hidden=16)
 GAMES = {(n, isa): AssemblyGame(n=n, isa=isa) for n in (3, 4) for isa in ("cmov", "minmax")}
+# compare-exchange moves (several instructions a move): the same references must hold
+GAMES.update({(4, f"{isa} {kind}"): AssemblyGame(n=4, isa=isa, moves=kind)
+              for isa in ("cmov", "minmax") for kind in ("macro", "both")})  # fmt: skip
 
 
 def reference_encode_states(game, states, config):
@@ -36,7 +39,7 @@ def reference_encode_states(game, states, config):
     program = np.full((b, t, 3), -1, dtype=np.int64)
     for i, gs in enumerate(states):
         if gs.length:
-            code = game.actions[list(gs.program)].astype(np.int64)
+            code = game.instructions[list(gs.program)].astype(np.int64)
             program[i, : gs.length, 0] = code[:, 0]
             program[i, : gs.length, 1:] = ids[code[:, 1:]]
     values = np.stack([gs.state for gs in states]).astype(np.int64)
@@ -45,8 +48,11 @@ def reference_encode_states(game, states, config):
     rows = values.shape[1]
     expected = np.broadcast_to(game.task.expected.astype(np.int64), (b, rows, game.n))
     legal = np.stack([game.legal_actions(gs) for gs in states]).astype(bool)
-    actions = game.actions.astype(np.int64).copy()
-    actions[:, 1:] = ids[actions[:, 1:]]
+    actions = np.full((game.num_actions, game.moves.shape[1], 3), -1, np.int64)
+    for m, steps in enumerate(game.moves):
+        for k, (op, dst, src, _) in enumerate(steps):
+            if op >= 0:
+                actions[m, k] = (op, ids[dst], ids[src])
     return {
         "program": torch.from_numpy(program),
         "values": torch.from_numpy(values),
@@ -103,9 +109,7 @@ def rollout_states(game, picks):
 def correct_state(game):
     """The state after the reference kernel of the game's task (a correct program)."""
     path = ROOT / "asm" / "reference" / f"sort{game.n}_{game.task.isa.name}.s"
-    gs = game.initial_state()
-    for ins in asm.parse_file(path).program.code:
-        gs = game.apply(gs, game.action_space.index(ins))
+    gs = game.replay(asm.parse_file(path).program)
     assert gs.correct
     return gs
 
@@ -156,8 +160,8 @@ def test_the_features_of_infer_are_the_reference_batch_rearranged(game_key, pick
     for _ in range(2):  # the second call reuses the buffers
         fast = {k: torch.from_numpy(v) for k, v in encoder.features(leaves_of(states)).items()}
         program = ref["program"]
-        moves = fast["moves"]  # the summary's id, then action ids: their tokens are program's
-        assert (moves[:, 0] == game.num_actions).all()
+        moves = fast["moves"]  # the summary's id, then instruction ids: their tokens are program's
+        assert (moves[:, 0] == len(game.instructions)).all()
         tokens = torch.from_numpy(encoder.tokens)[moves[:, 1:]]
         assert torch.equal(torch.where(program < 0, -1, tokens), program)
         assert (moves[:, 1:][program[..., 0] < 0] == 0).all()
@@ -171,7 +175,10 @@ def test_the_features_of_infer_are_the_reference_batch_rearranged(game_key, pick
         assert torch.equal(fast["illegal"], ~ref["legal"])
         assert fast.keys() == {"moves", "padding", "features", "illegal"}
     assert torch.equal(torch.from_numpy(encoder.location_ids), ref["location_ids"])
-    assert torch.equal(torch.from_numpy(encoder.tokens), ref["actions"])
+    assert torch.equal(torch.from_numpy(encoder.move_tokens), ref["actions"])
+    instructions = game.instructions.astype(np.int64)
+    instructions[:, 1:] = encoder.location_ids[instructions[:, 1:]]
+    assert np.array_equal(encoder.tokens, instructions)
 
 
 CONFIGS = {"default": NetworkConfig(), "small": SMALL, "odd-heads": ODD_HEADS}

@@ -133,6 +133,16 @@ def test_init_from_copies_weights_between_sizes(tmp_path):
     a = load_network(str(tmp_path / "s2" / CHECKPOINT)).state_dict()
     b = load_network(str(result.run_dir / CHECKPOINT)).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # transfer from a net trained by self-play alone is still self-play alone, and says so
+    provenance = load_checkpoint(result.run_dir)["provenance"]
+    assert provenance["self_play_only"] is True
+    assert provenance["init_from_provenance"]["self_play_only"] is True
+    # ... but not from a net whose own run saw demonstrations
+    train(tiny(steps=5, demonstrations=2), run_dir=tmp_path / "demo")
+    result = train(tiny(n=3, steps=0, moves="macro"), run_dir=tmp_path / "from-demo",
+                   init_from=str(tmp_path / "demo" / CHECKPOINT))  # fmt: skip
+    provenance = load_checkpoint(result.run_dir)["provenance"]
+    assert provenance["self_play_only"] is False and provenance["moves"] == "macro"
 
 
 def test_tensorboard_logs_when_the_extra_is_installed(tmp_path):
@@ -156,7 +166,7 @@ def test_curriculum_follows_the_agent_down_and_steps_back_when_a_window_fails():
     assert c.target == 19
 
 
-def test_a_target_that_keeps_failing_waits_twice_as_long_each_time():
+def test_a_target_that_keeps_failing_waits_and_is_tried_twice_as_long_each_time():
     c = Curriculum(start=30, window=6, threshold=0.5)  # gives up after 2 failures in a row
     assert c.give_up_after == 2
     for _ in range(6):
@@ -171,7 +181,9 @@ def test_a_target_that_keeps_failing_waits_twice_as_long_each_time():
         assert c.target == 17, played  # 16 failed once: 12 episodes here before it is asked again
     c.record(True, 17, 17)
     assert c.target == 16
-    c.record(False, 16, 16)
+    for _ in range(3):
+        c.record(False, 16, 16)
+        assert c.target == 16  # the second attempt is twice as long: 4 failures in a row
     c.record(False, 16, 16)
     assert (c.target, c.failed) == (17, {16: 2})
     for _ in range(23):
@@ -253,7 +265,9 @@ def test_self_play_from_scratch_sorts_sort2_and_the_checkpoint_says_self_play_on
     config = tiny(steps=200, simulations=16, curriculum_window=10)
     result = train(config, run_dir=tmp_path / "run")
     saved = load_checkpoint(tmp_path / "run")
-    assert saved["provenance"] == {"demonstrations": 0, "init_from": None, "self_play_only": True}
+    assert saved["provenance"] == {"demonstrations": 0, "init_from": None,
+                                   "init_from_provenance": None, "moves": "instructions",
+                                   "self_play_only": True}  # fmt: skip
     assert result.best_length is not None and result.best_length <= 10  # a verified sort2
     assert (tmp_path / "run" / "best_sort2_cmov.s").is_file()
     with (tmp_path / "run" / METRICS).open() as handle:

@@ -179,7 +179,7 @@ class MCTS:
 
     def _game_args(self):
         g = self.game
-        return g.actions, g.n, self._expected, g.max_length
+        return g.moves, g.n, self._expected, g.max_length
 
     def root(self, gs: GameState) -> int:
         """The node of ``gs`` (found in the table or added); a full tree is reset first."""
@@ -216,8 +216,8 @@ class MCTS:
         self.resets += 1
 
     def program(self, node: int) -> tuple[int, ...]:
-        """The action ids of the program that first reached ``node``."""
-        top, steps = T.program_of(self.tree, node, self._program)
+        """The instruction ids of the program that first reached ``node``."""
+        top, steps = T.program_of(self.tree, node, self.game.moves, self._program)
         return self._roots.get(top, ()) + tuple(int(a) for a in self._program[:steps])
 
     def state(self, node: int) -> GameState:
@@ -327,14 +327,15 @@ class MCTS:
         if count > self._leaf_program.shape[0] or width > self._leaf_program.shape[1]:
             self._leaf_program = np.zeros((count, width), np.int32)
             self._leaf_length = np.zeros(count, np.int32)
-        T.leaf_programs(self.tree, nodes, count, *table, self._leaf_program, self._leaf_length)
+        T.leaf_programs(self.tree, nodes, count, self.game.moves, *table, self._leaf_program,
+                        self._leaf_length)  # fmt: skip
         t = self.tree
         return Leaves(nodes, t.state, t.flags, t.book, t.score, self._leaf_program[:count],
                       self._leaf_length[:count])  # fmt: skip
 
     def _root_programs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The parentless nodes int32[K], the lengths int32[K] and the moves int32[K, >= 1] of
-        their programs (made again only after the roots change)."""
+        """The parentless nodes int32[K], the lengths int32[K] and the instruction ids
+        int32[K, >= 1] of their programs (made again only after the roots change)."""
         if self._root_table is None:
             roots = self._roots
             width = max((len(p) for p in roots.values()), default=0)

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from alphadev.bounds import DEAD, lower_bound
-from alphadev.game import BOOK_SIZE, apply_move, legal_mask, row_set_key
+from alphadev.game import BOOK_SIZE, legal_mask, play_move, row_set_key
 from alphadev.jit import njit
 from alphadev.mcts.potential import phi
 
@@ -229,7 +229,7 @@ def revive(tree):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _init_node(tree, c, actions, n, expected, max_length):  # pragma: no cover - compiled
+def _init_node(tree, c, moves, n, expected, max_length):  # pragma: no cover - compiled
     """Fill the non-state fields of a node whose state, flags, book and score are written."""
     bound = lower_bound(tree.state[c], tree.book[c], expected)
     tree.bound[c] = bound
@@ -242,7 +242,7 @@ def _init_node(tree, c, actions, n, expected, max_length):  # pragma: no cover -
         tree.bound[c] = 0
     tree.edge[c, :] = 0
     if not status & TERMINAL and tree.length[c] < max_length:
-        legal_mask(actions, tree.book[c], n, tree.edge[c])
+        legal_mask(moves, tree.book[c], n, max_length - tree.length[c], tree.edge[c])
     if tree.length[c] >= max_length:
         status |= TERMINAL
     elif not status & TERMINAL:
@@ -272,7 +272,7 @@ def _init_node(tree, c, actions, n, expected, max_length):  # pragma: no cover -
 
 @njit(cache=True, nogil=True)
 def add_root(  # pragma: no cover - compiled
-    tree, state, flags, book, score, length, actions, n, expected, max_length
+    tree, state, flags, book, score, length, moves, n, expected, max_length
 ):
     """The node of a given state (found, or created without a parent); -1 when full."""
     key, _ = row_set_key(state, flags, expected, book)
@@ -290,7 +290,7 @@ def add_root(  # pragma: no cover - compiled
     if found >= 0 and not shorter_known:
         tree.status[found] |= DOMINATED
     _register(tree, c, -1 if shorter_known else slot, key, score, length, -1, -1)
-    _init_node(tree, c, actions, n, expected, max_length)
+    _init_node(tree, c, moves, n, expected, max_length)
     if shorter_known:
         tree.status[c] |= DOMINATED
     return c
@@ -312,19 +312,18 @@ def _register(tree, c, slot, key, score, length, parent, action):  # pragma: no 
 
 
 @njit(cache=True, nogil=True)
-def _make_child(tree, p, a, actions, n, expected, max_length):  # pragma: no cover - compiled
+def _make_child(tree, p, a, moves, n, expected, max_length):  # pragma: no cover - compiled
     """The node along edge ``(p, a)``, created on first use with the edge's reward. Returns the
     node, -2 if the edge leads to a state already reached more cheaply, -1 if the tree is full."""
     c = tree.counters[_NODES]
     if c >= tree.state.shape[0]:
         tree.counters[_FULL] = 1
         return -1
-    op, dst, src = actions[a, 0], actions[a, 1], actions[a, 2]
-    score = apply_move(
-        tree.state[p], tree.flags[p], tree.book[p], op, dst, src, n, expected,
+    score, steps = play_move(
+        tree.state[p], tree.flags[p], tree.book[p], moves, a, n, expected,
         tree.state[c], tree.flags[c], tree.book[c],
     )  # fmt: skip
-    length = tree.length[p] + 1
+    length = tree.length[p] + steps
     correct = score == np.int64(tree.params[_MAX_SCORE])
     r = tree.params[_CW] * (score - tree.score[p]) / tree.params[_MAX_SCORE]
     if correct:
@@ -340,7 +339,7 @@ def _make_child(tree, p, a, actions, n, expected, max_length):  # pragma: no cov
             return -2
         tree.status[found] |= DOMINATED
     _register(tree, c, slot, key, score, length, p, a)
-    _init_node(tree, c, actions, n, expected, max_length)
+    _init_node(tree, c, moves, n, expected, max_length)
     tree.child[p, a] = c
     return c
 
@@ -393,7 +392,7 @@ def _kill_edge(tree, c, a):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _descend(tree, root, forced, slot, actions, n, expected, max_length):  # pragma: no cover
+def _descend(tree, root, forced, slot, moves, n, expected, max_length):  # pragma: no cover
     """One descent with virtual loss, recorded in path row ``slot``. Returns FULL or RAN; the
     leaf (-1: the path ended on a dead edge) is in ``path_leaf[slot]``."""
     vl = tree.params[_VL]
@@ -406,7 +405,7 @@ def _descend(tree, root, forced, slot, actions, n, expected, max_length):  # pra
             break
         child = tree.child[c, a]
         if child < 0:
-            child = _make_child(tree, c, a, actions, n, expected, max_length)
+            child = _make_child(tree, c, a, moves, n, expected, max_length)
             if child == -1:
                 _undo(tree, slot, depth)
                 return FULL
@@ -511,7 +510,7 @@ def seed_random(seed):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def run_heuristic(  # pragma: no cover - compiled
-    tree, root, simulations, forced, actions, n, expected, max_length
+    tree, root, simulations, forced, moves, n, expected, max_length
 ):
     """``simulations`` descents from ``root`` with uniform priors and the potential as the leaf
     value, one at a time. Returns ``(code, simulations run)``: RAN, FULL (no room for a node),
@@ -520,7 +519,7 @@ def run_heuristic(  # pragma: no cover - compiled
     for s in range(simulations):
         if tree.counters[_FOUND] >= tree.found.shape[0]:
             return FOUND, s
-        if _descend(tree, root, forced, 0, actions, n, expected, max_length) == FULL:
+        if _descend(tree, root, forced, 0, moves, n, expected, max_length) == FULL:
             return FULL, s
         leaf = tree.path_leaf[0]
         if _needs_evaluation(tree, leaf):
@@ -533,13 +532,13 @@ def run_heuristic(  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def select_batch(  # pragma: no cover - compiled
-    tree, root, batch, forced, actions, n, expected, max_length
+    tree, root, batch, forced, moves, n, expected, max_length
 ):
     """Up to ``batch`` descents with virtual loss. Returns ``(code, descents, distinct leaves
     to evaluate)``: paths in rows ``0..descents-1``, the leaves in ``pending[:count]``."""
     count = 0
     for b in range(batch):
-        if _descend(tree, root, forced, b, actions, n, expected, max_length) == FULL:
+        if _descend(tree, root, forced, b, moves, n, expected, max_length) == FULL:
             return FULL, b, count
         leaf = tree.path_leaf[b]
         if _needs_evaluation(tree, leaf):
@@ -574,13 +573,13 @@ def evaluate_now(tree, c, logits, value, expected):  # pragma: no cover - compil
 
 
 @njit(cache=True, nogil=True)
-def child_of(tree, p, a, actions, n, expected, max_length):  # pragma: no cover - compiled
+def child_of(tree, p, a, moves, n, expected, max_length):  # pragma: no cover - compiled
     """The node along edge ``(p, a)`` (made if new): a node, -2 if the state was reached more
     cheaply (the edge dies), -1 if the tree is full."""
     c = tree.child[p, a]
     if c >= 0:
         return c
-    c = _make_child(tree, p, a, actions, n, expected, max_length)
+    c = _make_child(tree, p, a, moves, n, expected, max_length)
     if c == -2 or (c >= 0 and is_dead(tree, c)):
         _kill_edge(tree, p, a)
     return c
@@ -588,22 +587,22 @@ def child_of(tree, p, a, actions, n, expected, max_length):  # pragma: no cover 
 
 @njit(cache=True, nogil=True)
 def leaf_programs(  # pragma: no cover - compiled
-    tree, nodes, count, root_nodes, root_lengths, root_programs, out, out_length
+    tree, nodes, count, moves, root_nodes, root_lengths, root_programs, out, out_length
 ):
     """The programs of ``nodes[:count]`` for an evaluator: row ``i`` of ``out`` (int32[>= count,
     >= longest]) gets the program of ``nodes[i]`` as :func:`program_of` and the driver's roots
-    give it (the moves of its parentless ancestor ``root_nodes[j]``, ``root_programs[j,
-    :root_lengths[j]]``, none for an ancestor not listed, then the moves from there), and
-    ``out_length[i]`` its length."""
+    give it (the instruction ids of its parentless ancestor ``root_nodes[j]``,
+    ``root_programs[j, :root_lengths[j]]``, none for an ancestor not listed, then those of the
+    moves from there), and ``out_length[i]`` its length in instructions."""
     for i in range(count):
-        top, steps = program_of(tree, nodes[i], out[i])
+        top, steps = program_of(tree, nodes[i], moves, out[i])
         root = -1
         for j in range(root_nodes.shape[0]):
             if root_nodes[j] == top:
                 root = j
                 break
         prefix = root_lengths[root] if root >= 0 else 0
-        for k in range(steps - 1, -1, -1):  # make room for the root's moves
+        for k in range(steps - 1, -1, -1):  # make room for the root's instructions
             out[i, prefix + k] = out[i, k]
         for k in range(prefix):
             out[i, k] = root_programs[root, k]
@@ -611,17 +610,21 @@ def leaf_programs(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def program_of(tree, c, out):  # pragma: no cover - compiled
-    """Write the action ids that first reached ``c`` into ``out`` (int32[>= length]) from the
-    node's nearest parentless ancestor; returns ``(that ancestor, moves written)``."""
-    steps = 0
+def program_of(tree, c, moves, out):  # pragma: no cover - compiled
+    """Write the instruction ids of the moves (``moves`` int32[M, K, 4], the game's table) that
+    first reached ``c`` into ``out`` (int32[>= length]) from the node's nearest parentless
+    ancestor; returns ``(that ancestor, instructions written)``."""
     node = c
     while tree.parent[node] >= 0:
-        steps += 1
         node = tree.parent[node]
     top = node
+    start = tree.length[top]
     node = c
-    for i in range(steps - 1, -1, -1):
-        out[i] = tree.parent_action[node]
-        node = tree.parent[node]
-    return top, steps
+    while tree.parent[node] >= 0:
+        p = tree.parent[node]
+        a = tree.parent_action[node]
+        at = tree.length[p] - start
+        for k in range(tree.length[node] - tree.length[p]):
+            out[at + k] = moves[a, k, 3]
+        node = p
+    return top, tree.length[c] - start

@@ -33,7 +33,7 @@ __all__ = ["RESUMABLE", "build_parser", "main"]
 #: Flags a resumed run may change: how long and where this invocation plays, and the machine's
 #: memory. ``--time-limit`` and ``--ray`` are never taken from the checkpoint (a run started
 #: on Ray resumes without it); the others keep the checkpoint's value unless given.
-RESUMABLE = ("steps", "time_limit", "workers", "ray", "memory")
+RESUMABLE = ("steps", "time_limit", "target", "workers", "ray", "memory")
 #: Characters of an error line at most.
 MAX_MESSAGE = 400
 
@@ -54,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="alphadev train",
         description="Train the policy/value network by self-play (AlphaZero style), "
-        "resumably. Exit 0 when done (steps reached or time limit), 130 when interrupted (the "
-        "checkpoint is written), 2 on a bad flag, file or folder (nothing written) or when the "
-        "run folder cannot be written, 1 when every self-play worker died. With --resume, "
+        "resumably. Exit 0 when done (steps, time limit or target reached), 130 when "
+        "interrupted (the checkpoint is written), 2 on a bad flag, file or folder (nothing "
+        "written) or when the run folder cannot be written, 1 when every self-play worker "
+        "died. With --resume, "
         f"only {', '.join('--' + n.replace('_', '-') for n in RESUMABLE)} may differ from the "
         "run's own config.",
         formatter_class=DefaultsFormatter,
@@ -245,6 +246,8 @@ def _main(argv: list[str], started: float) -> int:
         why = f"time limit of {config.time_limit:g} s reached"
     elif result.stop_reason == "steps":
         why = f"{config.steps:,} steps reached"
+    elif result.stop_reason == "target":
+        why = f"target length {config.target} reached"
     print(
         f"run {result.run_dir}: stopped at step {result.step} ({why}), "
         f"{plural(result.episodes, 'episode')} played, best length {result.best_length or '-'}; "

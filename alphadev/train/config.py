@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 
 from alphadev.game import default_max_length
 from alphadev.isa import MAX_REGISTERS
+from alphadev.move_table import MOVE_KINDS, move_table
 from alphadev.network import NetworkConfig
 from alphadev.options import check_range, check_seconds, option, parse_bytes
 from alphadev.tasks import SortTask
@@ -39,8 +40,19 @@ class TrainConfig:
     n: int = option(3, help="sort size, 2..8")
     isa: str = option("cmov", help="cmov, minmax, full, or a comma list of opcodes")
     registers: int | None = option(None, help="register count (default n+1)", metavar="K")
+    moves: str = option(
+        "instructions",
+        choices=MOVE_KINDS,
+        help="the agent's moves: instructions (one each), macro (loads, stores and "
+        "compare-exchanges of two registers, 3 or 4 instructions each), or both",
+    )
     steps: int = option(20_000, help="learner steps in total (a resumed run continues to this)")
     time_limit: float | None = option(None, help="seconds for this invocation (default: none)")
+    target: int | None = option(
+        None,
+        metavar="LENGTH",
+        help="stop once self-play has found a verified kernel of at most this length",
+    )
     workers: int = option(
         help="self-play processes (default: cores - 1; 0 = in-process and reproducible)",
         factory=_default_workers,
@@ -122,8 +134,13 @@ class TrainConfig:
         task = SortTask(self.n, self.registers, self.isa)  # validates the ISA
         if not task.isa.can_sort:
             raise ValueError(f"--isa {self.isa}: needs min and max, or cmp and a cmov, to sort")
+        moves = move_table(task.action_space, self.moves)  # validates the move set
+        if self.demonstrations and self.moves != "instructions":
+            raise ValueError("--demonstrations needs --moves instructions (the demonstrations "
+                             "are instruction programs)")  # fmt: skip
         check_range("steps", self.steps, 0)
         check_seconds("time_limit", self.time_limit)
+        check_range("target", self.target, 1)
         check_range("workers", self.workers, 0, MAX_WORKERS)
         if self.ray is not None and self.workers < 1:
             raise ValueError("--ray needs --workers 1 or more (the self-play actors)")
@@ -152,7 +169,7 @@ class TrainConfig:
         budget = parse_bytes("memory", self.memory, MIN_MEMORY, MAX_MEMORY)
         rows, locations = task.initial_state.shape
         sizes = Sizes(n=self.n, registers=task.registers, rows=rows, locations=locations,
-                      num_actions=len(task.action_space), longest=self.longest,
+                      num_actions=len(moves), longest=self.longest,
                       embed_dim=self.network["embed_dim"],
                       row_hidden=self.network["row_hidden"])  # fmt: skip
         self._plan = plan_memory(

@@ -2,7 +2,7 @@
 
 Loss: policy cross-entropy against the search's policy (illegal actions masked out) plus the
 mean squared errors of the correctness and latency value heads. A replayed position is rebuilt
-from its program: its prefix's state (cached) plus one move, never a full replay.
+from its program: its prefix's state (cached) plus one instruction, never a full replay.
 
 A batch too large for the memory plan (a sort7 position takes 0.5 GB of activations with its
 gradients) is run as micro-batches whose gradients add up to the whole batch's (each weighted
@@ -27,13 +27,13 @@ __all__ = ["STATE_CACHE_BYTES", "learner_step", "state_of"]
 
 def state_of(game: AssemblyGame, program: tuple[int, ...], cache: dict,
              limit: int = STATE_CACHE_BYTES) -> GameState:  # fmt: skip
-    """The game state after ``program`` (action ids): its prefix's state, from ``cache`` or
-    rebuilt the same way, plus one move. ``cache`` maps programs to states and is cleared
-    once its states would pass ``limit`` bytes."""
+    """The game state after ``program`` (instruction ids, as a state holds them): its prefix's
+    state, from ``cache`` or rebuilt the same way, plus one instruction. ``cache`` maps programs
+    to states and is cleared once its states would pass ``limit`` bytes."""
     gs = cache.get(program)
     if gs is None:
         if program:
-            gs = game.play(state_of(game, program[:-1], cache, limit), program[-1])
+            gs = game.play_instruction(state_of(game, program[:-1], cache, limit), program[-1])
         else:
             gs = game.initial_state()
         if (len(cache) + 1) * (gs.state.nbytes + gs.flags.nbytes + 256) > limit:

@@ -59,7 +59,13 @@ from alphadev.atomic import write_atomic
 from alphadev.game import AssemblyGame
 from alphadev.interrupts import on_sigint
 from alphadev.isa import Program
-from alphadev.network import CheckpointError, NetworkConfig, PolicyValueNet, load_network
+from alphadev.network import (
+    CheckpointError,
+    NetworkConfig,
+    PolicyValueNet,
+    load_network,
+    read_checkpoint_file,
+)
 from alphadev.progress import plural
 from alphadev.replay import ReplayBuffer, Sample
 from alphadev.tasks import SortTask, verify
@@ -109,6 +115,7 @@ CLOSE_SECONDS = 0.2
 STOP_REASONS = {
     "steps": "steps reached",
     "time_limit": "time limit reached",
+    "target": "target length reached",
     "interrupted": "interrupted by Ctrl-C",
 }
 
@@ -166,10 +173,11 @@ class Curriculum:
         if target != self.target:
             return  # played before the last change
         self.results.append(length if correct else 0)
-        give_up = self.give_up_after
+        give_up = self.give_up_after << self.failed.get(self.target, 0)
         recent = self.results[-give_up:]
         if self.target < self.start and len(recent) == give_up and not any(recent):
-            # failed every time lately: back one; this target waits twice as long next time
+            # failed every time lately: back one; this target waits twice as long next time,
+            # and is then tried twice as long
             self.failed[self.target] = self.failed.get(self.target, 0) + 1
             self.target += 1
             self.results = []
@@ -187,9 +195,12 @@ class Curriculum:
 
     @property
     def give_up_after(self) -> int:
-        """Failed episodes in a row at a target below the start that send it back one: a
-        third of the window (an agent that sorts half the time fails that often in a row
-        with odds of about 1 in 65,000 at the default window)."""
+        """Failed episodes in a row at a target below the start that send it back one, the
+        first time: a third of the window (an agent that sorts half the time fails that often
+        in a row with odds of about 1 in 65,000 at the default window); twice as many each
+        time that target failed before. A shorter program can be rare: the sort4 agent of
+        compare-exchanges that held 36 first found a 32 after 43 episodes at target 35, and
+        those episodes are short (a tight bound kills most positions early)."""
         return max(1, self.window // 3)
 
     def state_dict(self) -> dict:
@@ -304,8 +315,9 @@ def prepare(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    game = AssemblyGame(task, max_length=config.longest)  # self-play's and the learner's
-    default_game = AssemblyGame(task)  # for the policy-alone metric
+    game = AssemblyGame(task, max_length=config.longest, moves=config.moves)  # self-play's
+    default_game = AssemblyGame(task, moves=config.moves)  # for the policy-alone metric
+    inherited = _inherited_provenance(init_from) if init_from is not None and not resume else None
     curriculum = Curriculum(config.longest, config.curriculum_window, config.curriculum_threshold)
     net = PolicyValueNet(NetworkConfig(**config.network))
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -316,7 +328,9 @@ def prepare(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
         demos=ReplayBuffer(DEMO_CAPACITY), counters=Counters(),
         # what entered the run besides the agent's own search
         provenance={"demonstrations": config.demonstrations, "init_from": init_from,
-                    "self_play_only": config.demonstrations == 0 and init_from is None},
+                    "init_from_provenance": inherited, "moves": config.moves,
+                    "self_play_only": config.demonstrations == 0 and (
+                        init_from is None or bool((inherited or {}).get("self_play_only")))},
         rng=rng, metrics_rows=None,
     )  # fmt: skip
     if resume:
@@ -331,6 +345,15 @@ def prepare(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
             raise CheckpointError(f"{init_from}: its weights do not fit this run's network "
                                   f"({_first_line(exc)})") from None  # fmt: skip
     return prepared
+
+
+def _inherited_provenance(init_from: str) -> dict | None:
+    """The provenance saved with the weights a run starts from (None where the file has none:
+    a net saved by hand, or before provenance existed). A net trained by self-play alone
+    passes that on: a run from it (transfer from a smaller sort) is still self-play only."""
+    data = read_checkpoint_file(init_from)
+    provenance = data.get("provenance") if isinstance(data, dict) else None
+    return dict(provenance) if isinstance(provenance, dict) else None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -463,6 +486,10 @@ def run(
             check(should_stop)
             # 3. Gather episodes until the replay is warm and the data ratio is met.
             _gather_episodes(prep, play, on_status)
+            best = counters.best["length"]
+            if config.target is not None and best is not None and best <= config.target:
+                stop_reason = "target"
+                break
             # 4. One learner step (dropped whole if the time runs out in it).
             losses.append(_learner_step(prep, state_cache, should_stop))
             counters.step += 1

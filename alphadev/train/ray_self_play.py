@@ -94,7 +94,8 @@ class SelfPlayActor:
     def __init__(self, config: dict, seed: int) -> None:
         torch.set_num_threads(1)
         cfg = TrainConfig(**config)
-        game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa), max_length=cfg.longest)
+        game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa), max_length=cfg.longest,
+                            moves=cfg.moves)  # fmt: skip
         seed = derived_seed(seed)
         torch.manual_seed(seed)
         self.net = PolicyValueNet(NetworkConfig(**cfg.network))

@@ -250,7 +250,8 @@ def worker(config: dict, seed: int, weights, episodes, stop) -> None:  # pragma:
     episodes.cancel_join_thread()  # never wait at exit for a parent that stopped reading
     torch.set_num_threads(1)
     cfg = TrainConfig(**config)
-    game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa), max_length=cfg.longest)
+    game = AssemblyGame(SortTask(cfg.n, cfg.registers, cfg.isa), max_length=cfg.longest,
+                        moves=cfg.moves)  # fmt: skip
     net = PolicyValueNet(NetworkConfig(**cfg.network))
     seed = derived_seed(seed)
     rng = np.random.default_rng(seed)
