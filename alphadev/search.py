@@ -65,6 +65,7 @@ __all__ = [  # Candidate and SearchResult (what run_search returns) are alphadev
     "comparator_lane",
     "make_evaluator",
     "other_lanes",
+    "packaged_checkpoint",
     "run_search",
     "table_bits",
 ]
@@ -195,14 +196,22 @@ class SearchConfig:
             )
 
 
+def packaged_checkpoint(game: AssemblyGame) -> Path:
+    """Where the package's net for the game's task, ISA and moves would be:
+    ``sort3_cmov.pt`` for instruction moves, ``sort4_cmov_macro.pt`` for ``--moves macro``."""
+    moves = "" if game.move_kind == "instructions" else f"_{game.move_kind}"
+    return PACKAGED_CHECKPOINTS / f"{game.task.name}_{game.task.isa.name}{moves}.pt"
+
+
 def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
     """``(evaluator, description)`` for ``--checkpoint``: a path, ``untrained``,
-    ``heuristic``, or None (the packaged net for this task if shipped, else heuristic).
-    Raises ``ValueError`` with a clear message for a missing or unreadable checkpoint, one with
-    non-finite weights, or one whose net cannot take the task's layout (the packaged net is
-    then replaced by the heuristic instead, and the description says why)."""
+    ``heuristic``, or None (the packaged net for this task and move set if shipped, else
+    heuristic: :func:`packaged_checkpoint`). Raises ``ValueError`` with a clear message for a
+    missing or unreadable checkpoint, one with non-finite weights, or one whose net cannot take
+    the task's layout (the packaged net is then replaced by the heuristic instead, and the
+    description says why)."""
     if spec is None:
-        packaged = PACKAGED_CHECKPOINTS / f"{game.task.name}_{game.task.isa.name}.pt"
+        packaged = packaged_checkpoint(game)
         if not packaged.exists():
             return HeuristicEvaluator(game), "heuristic"
         try:

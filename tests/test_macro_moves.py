@@ -179,3 +179,13 @@ def test_self_play_with_compare_exchanges_learns_and_its_kernel_verifies(tmp_pat
     kernel = asm.parse_file(tmp_path / "run" / "best_sort2_cmov.s").program
     assert len(kernel.code) == 8 and verify(kernel, AssemblyGame(n=2).task).correct
     assert load_checkpoint(tmp_path / "run")["provenance"]["moves"] == "macro"
+
+
+def test_the_packaged_net_is_looked_up_by_task_isa_and_moves():
+    from alphadev.search import packaged_checkpoint
+
+    assert packaged_checkpoint(AssemblyGame(n=3)).name == "sort3_cmov.pt"
+    assert packaged_checkpoint(AssemblyGame(n=4, moves="macro")).name == "sort4_cmov_macro.pt"
+    assert packaged_checkpoint(AssemblyGame(n=4, isa="minmax", moves="both")).name == (
+        "sort4_minmax_both.pt"
+    )
