@@ -1,8 +1,9 @@
 """The assembly game: a pure state machine (no Gymnasium, no torch).
 
-A move appends one instruction. The machine state over all test rows is carried along, so a
-move costs one compiled pass: copy the parent's state and apply the one instruction
-(:func:`alphadev.emulator.apply_instruction_into`), never a replay of the program.
+A move appends one instruction, or with ``moves="macro"``/``"both"`` a compare-exchange's 3 or 4
+(:mod:`alphadev.move_table`). The machine state over all test rows is carried along, so a
+move costs one compiled pass per instruction: copy the parent's state and apply its
+instructions (:func:`alphadev.emulator.apply_instruction_into`), never a replay of the program.
 
 Rules (the legal-action mask), after AlphaDev's pruning:
 

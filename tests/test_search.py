@@ -141,14 +141,21 @@ def test_the_packaged_sort3_policy_is_the_default_evaluator():
 
 
 def test_the_shipped_default_policy_learned_from_self_play_alone():
+    from alphadev.game import AssemblyGame
     from alphadev.network import load_network, read_checkpoint_file
-    from alphadev.search import PACKAGED_CHECKPOINTS
+    from alphadev.search import PACKAGED_CHECKPOINTS, make_evaluator
 
     default = read_checkpoint_file(PACKAGED_CHECKPOINTS / "sort3_cmov.pt")
     assert default["provenance"]["self_play_only"] is True
     assert default["network_config"]["phi_weight"] == 1.0  # the value head is the residual
     # the net that imitated the enumeration ships too, and its name says so
     load_network(str(PACKAGED_CHECKPOINTS / "sort3_cmov_demonstrations.pt"))
+    # sort4's, trained with compare-exchange moves, is the default for --moves macro
+    sort4 = read_checkpoint_file(PACKAGED_CHECKPOINTS / "sort4_cmov_macro.pt")
+    assert sort4["provenance"]["self_play_only"] is True
+    assert sort4["provenance"]["moves"] == "macro" and int(sort4["best"]["length"]) == 28
+    _, name = make_evaluator(None, AssemblyGame(n=4, moves="macro"))
+    assert name == f"network {PACKAGED_CHECKPOINTS / 'sort4_cmov_macro.pt'}"
 
 
 def test_bench_lists_the_benchmarks_and_rejects_an_unknown_one(capsys):
