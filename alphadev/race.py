@@ -148,6 +148,8 @@ class Race:
         # With other races (on Ray): told of each better program, and the best length they know.
         self.on_better: Callable[[Candidate], None] | None = None
         self.known_length: int | None = None
+        # The comparator search's cost-to-go (an exact.comparators.Guide; None: the hand rule).
+        self.guide = None
 
     def consider(self, program: Program, found_by: str) -> None:
         """Score a correct program (on the tie rows) for the speed objectives and keep it in the

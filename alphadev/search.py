@@ -146,6 +146,13 @@ class SearchConfig:
     target: int | None = option(
         None, help="stop once the best length is at most this", metavar="LENGTH"
     )
+    guide: str = option(
+        "hand",
+        help="how the comparator search ranks each level: hand (instruction count so far), "
+        "learned (count plus the packaged learned cost-to-go's estimate of the instructions "
+        "still needed), or a cost-to-go checkpoint PATH from `alphadev learn-guide`",
+        metavar="hand|learned|PATH",
+    )
     memory: str = option(
         "2GB",
         help="memory budget of the search's tables: half for the MCTS tree, a quarter for the "
@@ -194,6 +201,26 @@ class SearchConfig:
                 f"--registers: the best-first beam takes at most {BEST_FIRST_MAX_REGISTERS} "
                 f"registers, got {registers}"
             )
+
+
+def make_guide(spec: str, task: SortTask):
+    """The comparator search's :class:`~alphadev.exact.comparators.Guide` for ``--guide``:
+    None for ``hand``; the packaged cost-to-go for ``learned``; else the checkpoint at the
+    path ``spec``. ``ValueError`` with one clear line for a checkpoint that cannot serve."""
+    if spec == "hand":
+        return None
+    from alphadev.cost_to_go import PACKAGED_GUIDE, LearnedGuide, load_guide
+    from alphadev.network import CheckpointError
+
+    try:
+        net, _ = load_guide(PACKAGED_GUIDE if spec == "learned" else spec)
+    except CheckpointError as exc:
+        raise ValueError(f"--guide: {exc}") from None
+    return LearnedGuide(net, task)
+
+
+def _comparator_label(shared: Race) -> str:
+    return "comparator search" + (" guided by a learned cost-to-go" if shared.guide else "")
 
 
 def packaged_checkpoint(game: AssemblyGame) -> Path:
@@ -332,11 +359,12 @@ def comparator_lane(shared: Race, config: SearchConfig) -> None:
     task = shared.task
     variants = SPEED_VARIANTS if task.n <= SPEED_BEAM_MAX_N else 4
     found = comparators.comparator_search(task, control=shared.control, seed=config.seed,
-                                          variants=variants)  # fmt: skip
+                                          variants=variants, guide=shared.guide)  # fmt: skip
+    label = _comparator_label(shared) + " (not a proof)"
     if found.core is not None:
-        shared.offer(exact.assemble(task, found.core), "comparator search (not a proof)")
+        shared.offer(exact.assemble(task, found.core), label)
     for core in found.variants:
-        shared.consider(exact.assemble(task, core), "comparator search (not a proof)")
+        shared.consider(exact.assemble(task, core), label)
     if config.objective == "length" or task.n > SPEED_BEAM_MAX_N or shared.stop.is_set():
         return
     shared.precompiler.wait("cost", shared.stop)
@@ -527,6 +555,12 @@ def _run_lanes(
         # A named network is loaded before any lane starts: a checkpoint that cannot serve
         # this task stops the command before a kernel is found, never after.
         evaluator, shared.evaluator = make_evaluator(config.checkpoint, game, config.seed)
+    if config.method in (
+        "auto",
+        "exact",
+        "comparators",
+    ):  # the lanes that run the comparator search
+        shared.guide = make_guide(config.guide, task)
 
     lanes = []
     if method in ("auto", "exact"):  # first: it works while the network (torch) loads

@@ -1,6 +1,6 @@
 """The ``alphadev`` command line: one module per command (``verify``, ``run``, ``search``,
-``prove``, ``export``, ``bench``, ``train``), each with ``add_parser`` and ``run``; what they
-share is in :mod:`alphadev.cli.common`.
+``prove``, ``export``, ``bench``, ``train``, ``learn-guide``), each with ``add_parser`` and
+``run``; what they share is in :mod:`alphadev.cli.common`.
 
 Exit codes (:mod:`alphadev.cli.exit_codes`): 0 success; 1 a kernel is wrong, no kernel was
 found in time, or (``prove``) a program of the length exists; 2 bad input (malformed
@@ -32,7 +32,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     from alphadev import __version__
-    from alphadev.cli import bench, export, prove, run, search, train, verify
+    from alphadev.cli import bench, export, learn_guide, prove, run, search, train, verify
 
     parser = Parser(
         prog="alphadev",
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"alphadev {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (verify, run, search, prove, export, bench, train):
+    for command in (verify, run, search, prove, export, bench, train, learn_guide):
         command.add_parser(sub)
     return parser
 
@@ -64,7 +64,15 @@ def _exit_code(exc: SystemExit) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    if argv[:1] and argv[0] in ("search", "prove", "train", "verify", "run", "export"):
+    if argv[:1] and argv[0] in (
+        "search",
+        "prove",
+        "train",
+        "verify",
+        "run",
+        "export",
+        "learn-guide",
+    ):
         _first_run_notice()
     if argv[:1] == ["train"]:  # its own parser: python -m alphadev.train takes the same flags
         from alphadev.cli import train

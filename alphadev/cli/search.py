@@ -164,6 +164,16 @@ def _checked_config(args: argparse.Namespace):
             raise UsageError(f"--checkpoint: {clip(args.checkpoint, 200)}: no such file")
         if not checkpoint.is_file():
             raise UsageError(f"--checkpoint: {clip(args.checkpoint, 200)}: not a regular file")
+    if args.guide not in ("hand", "learned"):
+        guide = Path(args.guide)
+        if not exists(guide, "--guide"):
+            raise UsageError(f"--guide: {clip(args.guide, 200)}: not hand, learned or a file")
+        if not guide.is_file():
+            raise UsageError(f"--guide: {clip(args.guide, 200)}: not a regular file")
+    if args.guide != "hand" and args.ray is not None:
+        raise UsageError(
+            "--guide: the comparator search on Ray is not guided yet (use --guide hand)"
+        )
     check_out_dir(args.out)
     check_ray(args)
     return config

@@ -18,7 +18,12 @@ fit in ``OPTIMAL_COMPARATORS[n] + extra_comparators - level`` (a test that runs 
 :data:`FITS_WORK` expanded sets, for n >= 7 only, lets the child through: there the exact
 test can take minutes; a child let through wrongly only dies at the last level). A level is
 ranked by instruction count (ties in a seeded random order), deduplicated on the register
-state up to renaming plus the wire columns, and cut to ``width`` nodes.
+state up to renaming plus the wire columns, and cut to ``width`` nodes. With a
+:class:`Guide` (a learned cost-to-go, :mod:`alphadev.cost_to_go`) a level is ranked by
+instruction count plus the guide's estimate of the instructions still needed: every child is
+built once to be keyed and encoded, the guide estimates the distinct ones in one batch, and
+the ``width`` best are built again. :class:`ComparatorGame` offers the same moves (comparators
+on a shortest-network path, each in its shortest lowerings) as a game to learn from.
 :func:`lower_network` runs the same beam restricted to one comparator sequence (the best
 lowering of that network the beam finds); :func:`insertion_network` is the composition
 ``sort(n-1)`` then an insertion.
@@ -39,6 +44,7 @@ import functools
 import itertools
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -52,12 +58,16 @@ from alphadev.isa import Instruction, Isa, Op, Program
 from alphadev.tasks import OPTIMAL_COMPARATORS, SortTask, tie_pattern_rows
 
 __all__ = [
+    "BeamState",
+    "ComparatorGame",
     "ComparatorResult",
+    "Guide",
     "comparator_search",
     "insertion_network",
     "lower_network",
     "lower_network_any_order",
     "min_comparators",
+    "next_comparators",
 ]
 
 #: Default beam width per level.
@@ -98,6 +108,8 @@ class ComparatorResult:
     #: With ``variants=K``: up to K distinct verified cores the last round finished, shortest
     #: first (the raw material of a speed objective: equally short kernels differ in speed).
     variants: tuple[Core, ...] = field(default=())
+    #: States a ``guide`` estimated (0 without one): its cost beside ``nodes``.
+    guided: int = 0
 
     @property
     def length(self) -> int | None:
@@ -248,7 +260,16 @@ def min_comparators(n: int, network: list[tuple[int, int]] | None = None) -> int
 
 
 @dataclass
-class _Node:
+class BeamState:
+    """One node of the comparator beam: an instruction-level state and the comparator
+    network it has applied.
+
+    ``regs`` int8[R, rows] (register columns over the searched rows), ``written`` int8[R],
+    ``flags`` int8[rows] (the last ``cmp``'s -1/0/+1), ``status`` int64[2] (flags valid, last
+    move was a ``cmp``), ``wires`` int8[n, rows] (the network's ``n`` logical values), ``core``
+    the instructions ``(op, dst, src)`` after the loads, ``network`` the comparators applied,
+    ``vectors`` the 0-1 vectors the wires hold (a set as an int, see :class:`_ZeroOne`)."""
+
     regs: np.ndarray  # int8[R, rows]
     written: np.ndarray  # int8[R]
     flags: np.ndarray  # int8[rows]
@@ -264,13 +285,13 @@ def _local_actions(count: int, isa: Isa) -> np.ndarray:
     return np.ascontiguousarray(core_actions(count, isa), dtype=np.int64)
 
 
-def _root(task: SortTask, rows: np.ndarray) -> _Node:
+def _root(task: SortTask, rows: np.ndarray) -> BeamState:
     n, registers = task.n, task.registers
     regs = np.zeros((registers, rows.shape[0]), dtype=np.int8)
     regs[:n] = rows.T
     written = np.zeros(registers, dtype=np.int8)
     written[:n] = 1
-    return _Node(
+    return BeamState(
         regs,
         written,
         np.zeros(rows.shape[0], dtype=np.int8),
@@ -282,7 +303,7 @@ def _root(task: SortTask, rows: np.ndarray) -> _Node:
     )
 
 
-def _local_registers(node: _Node, pair: tuple[int, int]) -> np.ndarray:
+def _local_registers(node: BeamState, pair: tuple[int, int]) -> np.ndarray:
     """Registers the lowering of ``pair`` may touch: all but the first holder of each other
     wire."""
     held = kernels.holders(node.regs, node.written, node.wires)
@@ -305,6 +326,20 @@ def _unfinished(task: SortTask, core) -> Program:
     return Program(layout, tuple(code))
 
 
+class Guide(Protocol):
+    """A cost-to-go the beam ranks by (``--guide learned``): ``g + h`` instead of ``g``.
+
+    The beam calls :meth:`encode` once per child it generates (the child's arrays are then
+    dropped: only the width it keeps is built again) and :meth:`estimate` once per level on
+    the encodings of the distinct unfinished children."""
+
+    def encode(self, state: BeamState, remaining: int) -> object:
+        """A compact encoding of ``state``; ``remaining``: comparators still in the budget."""
+
+    def estimate(self, encoded: list) -> np.ndarray:
+        """float64[B]: the instructions still needed after each encoded state."""
+
+
 @dataclass
 class _Beam:
     task: SortTask
@@ -317,12 +352,18 @@ class _Beam:
     slack: int = 0
     nodes: int = 0
     memo: dict = field(default_factory=dict)
+    #: Ranks a level by ``g + h`` with this cost-to-go (None: by ``g`` alone, the hand rule).
+    guide: Guide | None = None
+    #: The comparator budget (``OPTIMAL_COMPARATORS[n] + extra``), for the guide's input.
+    budget: int = 0
+    #: States the guide estimated.
+    guided: int = 0
     #: ``length``: rank a level by instruction count; ``throughput`` / ``latency``: by the
     #: cost model's score of the unfinished kernel (:func:`alphadev.cost.partial_cost`; a
     #: mov/min/max ISA in the sse lowering), then by instruction count.
     objective: str = "length"
 
-    def rank(self, node: _Node, seq) -> tuple[float, int]:
+    def rank(self, node: BeamState, seq) -> tuple[float, int]:
         length = len(node.core) + len(seq)
         if self.objective == "length":
             return (length, 0)
@@ -330,7 +371,7 @@ class _Beam:
         lowering = "sse" if self.task.isa.ops <= {Op.MOV, Op.MIN, Op.MAX} else "gpr"
         return (partial_cost(program, self.objective, lowering), length)
 
-    def lowerings(self, node: _Node, pair: tuple[int, int]) -> list[list[tuple[int, int, int]]]:
+    def lowerings(self, node: BeamState, pair: tuple[int, int]) -> list[list[tuple[int, int, int]]]:
         """The shortest lowerings of ``pair`` from ``node`` as lists of ``(op, dst, src)``."""
         i, j = pair
         local = _local_registers(node, pair)
@@ -374,7 +415,7 @@ class _Beam:
             self.memo[key] = found
         return [[(op, int(local[d]), int(local[s])) for op, d, s in seq] for seq in found]
 
-    def child(self, node: _Node, pair, seq, zo: _ZeroOne) -> _Node:
+    def child(self, node: BeamState, pair, seq, zo: _ZeroOne) -> BeamState:
         regs = node.regs.copy()
         written = node.written.copy()
         flags = node.flags.copy()
@@ -385,7 +426,7 @@ class _Beam:
         i, j = pair
         wires[i] = np.minimum(node.wires[i], node.wires[j])
         wires[j] = np.maximum(node.wires[i], node.wires[j])
-        return _Node(
+        return BeamState(
             regs,
             written,
             flags,
@@ -396,7 +437,7 @@ class _Beam:
             zo.apply(node.vectors, pair),
         )
 
-    def run(self, choose) -> tuple[list[_Node], bool, list[int]]:
+    def run(self, choose) -> tuple[list[BeamState], bool, list[int]]:
         """Beam levels until no node is left; ``choose(level, node)`` gives the comparators a
         node may apply. Returns the finished nodes (wires sorted), whether it was stopped, and
         the number of nodes kept at each level."""
@@ -404,7 +445,7 @@ class _Beam:
         zo = _zero_one(task.n)
         targets = np.ascontiguousarray(np.sort(self.rows, axis=1).T.astype(np.int8))
         level_nodes = [_root(task, self.rows)]
-        finished: list[_Node] = []
+        finished: list[BeamState] = []
         kept = [1]
         level = 0
         while level_nodes:
@@ -419,6 +460,13 @@ class _Beam:
                         candidates.append((self.rank(node, seq), index, pair, seq))
             if self.control.stopped:
                 return finished, True, kept
+            if self.guide is not None:
+                level_nodes = self._guided_level(level_nodes, candidates, targets, finished, zo)
+                if level_nodes is None:
+                    return finished, True, kept
+                kept.append(len(level_nodes))
+                level += 1
+                continue
             order = self.rng.permutation(len(candidates))
             order = sorted(order, key=lambda c: candidates[c][0])
             seen = set()
@@ -452,6 +500,46 @@ class _Beam:
             level += 1
         return finished, False, kept
 
+    def _guided_level(self, level_nodes, candidates, targets, finished, zo):
+        """The next level ranked by ``g + h``: every candidate child is built once to key,
+        check and encode it (the shortest ``g`` of a key wins; ties by the seeded order), the
+        guide estimates the distinct unfinished ones in one batch, and the ``width`` best are
+        built again. None when a stop was requested."""
+        best: dict[int, tuple[int, int]] = {}  # key -> (g, candidate)
+        encoded: dict[int, object] = {}
+        done: dict[int, BeamState] = {}  # finished children by key, the shortest
+        for c in self.rng.permutation(len(candidates)):
+            if self.control.stopped:
+                return None
+            _, index, pair, seq = candidates[c]
+            node = level_nodes[index]
+            g = len(node.core) + len(seq)
+            child = self.child(node, pair, seq, zo)
+            status = child.status
+            key = int(kernels.node_key(child.regs, child.written, child.flags, int(status[0]),
+                                       int(status[1]), child.wires))  # fmt: skip
+            if np.array_equal(child.wires, targets):
+                if key not in done or len(done[key].core) > g:
+                    done[key] = child
+                continue
+            if key in best and best[key][0] <= g:
+                continue
+            if key not in encoded:
+                encoded[key] = self.guide.encode(child, self.budget - len(child.network))
+            best[key] = (g, int(c))
+        finished.extend(done.values())
+        keys = list(best)
+        if not keys:
+            return []
+        h = np.asarray(self.guide.estimate([encoded[k] for k in keys]), dtype=np.float64)
+        self.guided += len(keys)
+        order = sorted(range(len(keys)), key=lambda k: (best[keys[k]][0] + h[k], best[keys[k]][0]))
+        out = []
+        for k in order[: self.width]:
+            _, index, pair, seq = candidates[best[keys[k]][1]]
+            out.append(self.child(level_nodes[index], pair, seq, zo))
+        return out
+
 
 def _search_rows(task: SortTask) -> np.ndarray:
     """The rows a search runs on: every tie row for n <= 6; the permutations and the 0-1 rows
@@ -476,6 +564,8 @@ def _drive(
     add_per_round: int = 64,
     variants: int = 0,
     objective: str = "length",
+    guide: Guide | None = None,
+    budget: int = 0,
 ) -> ComparatorResult:
     if task.registers <= task.n:
         raise ValueError("a compare-exchange needs a scratch register (registers > n)")
@@ -484,13 +574,13 @@ def _drive(
     control = SearchControl() if control is None else control
     t0 = time.perf_counter()
     beams: list[_Beam] = []
-    finished: list[_Node] = []
+    finished: list[BeamState] = []
     kept: list[int] = []
 
     def one_round(rows: np.ndarray) -> Round:
         nonlocal finished, kept
         beam = _Beam(task, rows, width, control, np.random.default_rng(seed), slack=slack,
-                     objective=objective)  # fmt: skip
+                     objective=objective, guide=guide, budget=budget)  # fmt: skip
         beams.append(beam)
         finished, stopped, kept = beam.run(choose_for(beam))
         finished = sorted(finished, key=lambda f: len(f.core))
@@ -512,10 +602,11 @@ def _drive(
         int(refined.rows.shape[0]),
         tuple(kept),
         kept_variants,
+        sum(beam.guided for beam in beams),
     )
 
 
-def _verified_variants(task: SortTask, finished: list[_Node], limit: int) -> tuple[Core, ...]:
+def _verified_variants(task: SortTask, finished: list[BeamState], limit: int) -> tuple[Core, ...]:
     """Up to ``limit`` distinct cores of ``finished`` that verify, shortest first."""
     out: list[Core] = []
     seen: set[tuple] = set()
@@ -542,6 +633,7 @@ def comparator_search(
     lowering_slack: int = 0,
     variants: int = 0,
     objective: str = "length",
+    guide: Guide | None = None,
 ) -> ComparatorResult:
     """Beam over comparator networks of at most ``OPTIMAL_COMPARATORS[n] +
     extra_comparators`` comparators, each comparator lowered in as few instructions as the
@@ -554,25 +646,17 @@ def comparator_search(
     of the last round (:attr:`ComparatorResult.variants`). ``objective``: ``length`` ranks each
     level by instruction count; ``throughput`` or ``latency`` by the cost model's score of the
     unfinished kernels (:func:`alphadev.cost.partial_cost`), so the beam keeps the kernels
-    predicted fastest (a level costs more: each candidate is scored)."""
-    n = task.n
-    zo = _zero_one(n)
-    budget = OPTIMAL_COMPARATORS[n] + extra_comparators
-    work = -1 if n <= 6 else FITS_WORK
+    predicted fastest (a level costs more: each candidate is scored). ``guide``: rank each
+    level by instruction count plus the guide's estimate of the instructions still needed
+    (:class:`Guide`; the same children, deduplication and width; ``objective`` must be
+    ``length``)."""
+    if guide is not None and objective != "length":
+        raise ValueError("a guide ranks by length plus its estimate: objective must be length")
+    budget = OPTIMAL_COMPARATORS[task.n] + extra_comparators
 
     def choose_for(beam: _Beam):
-        def choose(level: int, node: _Node):
-            out = []
-            for pair in zo.pairs:
-                child = zo.apply(node.vectors, pair)
-                if child == node.vectors:
-                    continue
-                i, j = pair
-                if np.all(node.wires[i] <= node.wires[j]):
-                    continue
-                if zo.allows(child, budget - level - 1, work, beam.control):
-                    out.append(pair)
-            return out
+        def choose(level: int, node: BeamState):
+            return next_comparators(task.n, node, budget - level - 1, beam.control)
 
         return choose
 
@@ -587,7 +671,87 @@ def comparator_search(
         slack=lowering_slack,
         variants=variants,
         objective=objective,
+        guide=guide,
+        budget=budget,
     )
+
+
+def next_comparators(n: int, node: BeamState, left: int, control: SearchControl,
+                     work: int = FITS_WORK) -> list:  # fmt: skip
+    """The comparators ``(i, j)`` that change ``node``'s wires (not ordered on every row) and
+    after which at most ``left`` more comparators still sort them (0-1 principle; exact for
+    n <= 6, let through past ``work`` expanded sets beyond)."""
+    zo = _zero_one(n)
+    work = -1 if n <= 6 else work
+    out = []
+    for pair in zo.pairs:
+        child = zo.apply(node.vectors, pair)
+        if child == node.vectors:
+            continue
+        i, j = pair
+        if np.all(node.wires[i] <= node.wires[j]):
+            continue
+        if zo.allows(child, left, work, control):
+            out.append(pair)
+    return out
+
+
+class ComparatorGame:
+    """The comparator search's moves as a game, for learners (a cost-to-go trained on the
+    states it reaches): the root, the children of a state (every comparator on a
+    shortest-network path, each in every shortest lowering, with its instruction count),
+    and the end (the wires sorted: the stores finish the kernel). The rows are the search's
+    (every tie row for n <= 6)."""
+
+    #: Lowering results memoised before the memo is cleared (bounds a long run's memory).
+    MEMO_LIMIT = 200_000
+
+    def __init__(self, task: SortTask, *, control: SearchControl | None = None) -> None:
+        if task.registers <= task.n:
+            raise ValueError("a compare-exchange needs a scratch register (registers > n)")
+        self.task = task
+        self.budget = OPTIMAL_COMPARATORS[task.n]
+        rows = _search_rows(task)
+        control = SearchControl() if control is None else control
+        self._beam = _Beam(task, rows, 0, control, np.random.default_rng(0))
+        self._targets = np.ascontiguousarray(np.sort(rows, axis=1).T.astype(np.int8))
+
+    def root(self) -> BeamState:
+        """The loads done, no comparator applied."""
+        return _root(self.task, self._beam.rows)
+
+    def remaining(self, state: BeamState) -> int:
+        """Comparators still in the budget after ``state``."""
+        return self.budget - len(state.network)
+
+    def finished(self, state: BeamState) -> bool:
+        """Whether ``state``'s wires are sorted on every row."""
+        return bool(np.array_equal(state.wires, self._targets))
+
+    def children(self, state: BeamState) -> list[tuple[int, BeamState]]:
+        """``(instructions, child)`` for every shortest lowering of every comparator on a
+        shortest-network path from ``state``."""
+        beam = self._beam
+        if len(beam.memo) > self.MEMO_LIMIT:
+            beam.memo.clear()
+        zo = _zero_one(self.task.n)
+        out = []
+        for pair in next_comparators(self.task.n, state, self.remaining(state) - 1,
+                                         beam.control):  # fmt: skip
+            for seq in beam.lowerings(state, pair):
+                out.append((len(seq), beam.child(state, pair, seq, zo)))
+        return out
+
+    def key(self, state: BeamState) -> int:
+        """The beam's dedup key of ``state``: its registers up to renaming, and its wires."""
+        status = state.status
+        return int(kernels.node_key(state.regs, state.written, state.flags, int(status[0]),
+                                    int(status[1]), state.wires))  # fmt: skip
+
+    @property
+    def nodes(self) -> int:
+        """Instruction-level states the lowering step generated so far."""
+        return self._beam.nodes
 
 
 def _checked_network(task: SortTask, network: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -644,7 +808,7 @@ def lower_network_any_order(
         return list(dict.fromkeys(network[k] for k in indices if free(k, done)))
 
     def choose_for(beam: _Beam):
-        def choose(level: int, node: _Node):
+        def choose(level: int, node: BeamState):
             return ready(node.network)
 
         return choose
@@ -678,7 +842,7 @@ def lower_network(
     network = _checked_network(task, network)
 
     def choose_for(beam: _Beam):
-        def choose(level: int, node: _Node):
+        def choose(level: int, node: BeamState):
             if level >= len(network):
                 return []
             return [network[level]]
