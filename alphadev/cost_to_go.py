@@ -34,7 +34,13 @@ from alphadev.exact.comparators import BeamState, next_comparators
 from alphadev.exact.control import SearchControl
 from alphadev.guide_features import GLOBAL_FEATURES, PAIR_FEATURES, encode_state
 from alphadev.isa import Op
-from alphadev.network import DIGEST, CheckpointError, payload_digest, read_checkpoint_file
+from alphadev.network import (
+    DIGEST,
+    CheckpointError,
+    check_digest,
+    payload_digest,
+    read_checkpoint_file,
+)
 from alphadev.tasks import SortTask
 
 __all__ = [
@@ -164,10 +170,7 @@ def load_guide(path: str | Path = PACKAGED_GUIDE) -> tuple[CostToGo, dict]:
     data = read_checkpoint_file(path)
     if not isinstance(data, dict) or data.get("kind") != "cost_to_go" or "model" not in data:
         raise CheckpointError(f"{path}: not an alphadev cost-to-go checkpoint")
-    if data.get(DIGEST) != payload_digest(data):
-        raise CheckpointError(
-            f"{path}: corrupted checkpoint: its contents do not match the sha256 saved with them"
-        )
+    check_digest(path, data, required=True)
     try:
         net = CostToGo(CostToGoConfig(**data["config"]))
         net.load_state_dict(data["model"])

@@ -511,6 +511,15 @@ def read_checkpoint_file(path: str | Path) -> object:
         ) from None
 
 
+def check_digest(path: str | Path, data: dict, *, required: bool = False) -> None:
+    """:class:`CheckpointError` when ``data`` holds a sha256 (:data:`DIGEST`) its contents do
+    not match, or (``required``) holds none."""
+    if (DIGEST in data or required) and data.get(DIGEST) != payload_digest(data):
+        raise CheckpointError(
+            f"{path}: corrupted checkpoint: its contents do not match the sha256 saved with them"
+        )
+
+
 def load_network(path: str) -> PolicyValueNet:
     """A :class:`PolicyValueNet` from a checkpoint: a ``torch.save`` dict holding
     ``network_config`` (the :class:`NetworkConfig` fields) and ``model`` (the state dict).
@@ -520,10 +529,7 @@ def load_network(path: str) -> PolicyValueNet:
         raise CheckpointError(
             f"{path}: not an alphadev checkpoint (expected keys 'network_config' and 'model')"
         )
-    if DIGEST in data and data[DIGEST] != payload_digest(data):
-        raise CheckpointError(
-            f"{path}: corrupted checkpoint: its contents do not match the sha256 saved with them"
-        )
+    check_digest(path, data)
     try:
         net = PolicyValueNet(NetworkConfig(**data["network_config"]))
         net.load_state_dict(data["model"])
