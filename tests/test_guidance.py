@@ -2,6 +2,8 @@
 the checkpoint and its provenance, the guided comparator search (reproducible by seed,
 verified), proofs unchanged by guidance, and the command's bad input."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -210,6 +212,18 @@ def test_learn_guide_refuses_bad_input_and_writes_nothing(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("alphadev learn-guide:") and "\n" not in err
     assert sorted(tmp_path.iterdir()) == before
+
+
+def test_learn_guide_refuses_a_link_or_fifo_before_it_trains(tmp_path, capsys):
+    target = tmp_path / "target.pt"
+    target.write_bytes(b"keep")
+    (tmp_path / "link.pt").symlink_to(target)
+    os.mkfifo(tmp_path / "fifo.pt")
+    for name, message in (("link.pt", "symbolic link"), ("fifo.pt", "not a regular file")):
+        assert main(["learn-guide", "--seconds", "30", "--out", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err
+    assert target.read_bytes() == b"keep"
 
 
 def test_learn_guide_writes_a_checkpoint_search_can_use(tmp_path, capsys):

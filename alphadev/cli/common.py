@@ -151,11 +151,18 @@ def check_ray(args: argparse.Namespace) -> None:
 
 
 def check_out_file(path: str, flag: str, source: str | None = None) -> None:
-    """Refuse an output file that cannot be written (or that is the input)."""
+    """Refuse an output file that cannot be written (or that is the input), and anything but
+    a regular file or a new name (:func:`alphadev.atomic.not_regular`: a link, FIFO, device or
+    socket)."""
+    from alphadev.atomic import not_regular
+
     file = Path(path)
     shown = clip(path, 200)
     if exists(file, flag) and file.is_dir():
         raise UsageError(f"{flag} {shown}: is a folder, expected a file name")
+    why = not_regular(path)
+    if why is not None:
+        raise UsageError(f"{flag} {shown}: {why}")
     if source is not None and exists(file, flag) and file.resolve() == Path(source).resolve():
         raise UsageError(f"{flag} {shown}: is the input file; choose another output")
     parent = file.parent
