@@ -142,9 +142,10 @@ class LearnedGuide:
     def __init__(self, net: CostToGo, task: SortTask) -> None:
         self.net = net.eval()
         self.task = task
+        self._control = SearchControl()  # never stopped: a feature's 0-1 test runs to its cap
 
     def encode(self, state: BeamState, remaining: int) -> tuple[np.ndarray, np.ndarray]:
-        return encode(self.task, state, remaining)
+        return encode(self.task, state, remaining, self._control)
 
     def estimate(self, encoded: list) -> np.ndarray:
         """float64[B]: the net's instructions still needed, one batched pass."""

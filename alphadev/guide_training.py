@@ -106,26 +106,41 @@ class GuideTrainResult:
     last_loss: float
 
 
+def _encode_open(game: ComparatorGame, guide: LearnedGuide, children) -> dict:
+    """``{k: encoding}`` of the children ``(cost, child)`` whose wires are not sorted yet."""
+    return {k: guide.encode(child, game.remaining(child))
+            for k, (_, child) in enumerate(children) if not game.finished(child)}  # fmt: skip
+
+
+def _estimates(guide: LearnedGuide, encoded: dict, count: int) -> np.ndarray:
+    """float64[count]: h of each encoded child (at least 0), 0 for the others (sorted)."""
+    h = np.zeros(count)
+    if encoded:
+        h[list(encoded)] = np.maximum(guide.estimate(list(encoded.values())), 0.0)
+    return h
+
+
 def _rollout(game: ComparatorGame, guide: LearnedGuide, rng: np.random.Generator, epsilon: float):
-    """One rollout from the root: ``[(encoding, target)]`` per state it leaves."""
+    """One rollout from the root: ``[(encoding, target)]`` per state it leaves (a state's
+    encoding is the one made when it was a child)."""
     out = []
     state = game.root()
+    encoding = guide.encode(state, game.remaining(state))
     while not game.finished(state):
         children = game.children(state)
         if not children:  # cannot happen on shortest-network paths; guard a dead end
             break
+        encoded = _encode_open(game, guide, children)
         costs = np.array([cost for cost, _ in children], dtype=np.float64)
-        open_ = [k for k, (_, child) in enumerate(children) if not game.finished(child)]
-        if open_:
-            encoded = [guide.encode(children[k][1], game.remaining(children[k][1])) for k in open_]
-            costs[open_] += np.maximum(guide.estimate(encoded), 0.0)
-        out.append((guide.encode(state, game.remaining(state)), float(costs.min())))
+        costs += _estimates(guide, encoded, len(children))
+        out.append((encoding, float(costs.min())))
         if rng.random() < epsilon:
             pick = int(rng.integers(len(children)))
         else:
             ties = np.flatnonzero(costs <= costs.min() + 1e-9)
             pick = int(rng.choice(ties))
         state = children[pick][1]
+        encoding = encoded.get(pick)
     return out
 
 
@@ -134,29 +149,26 @@ def _beam_rollout(game: ComparatorGame, guide: LearnedGuide, rng: np.random.Gene
     """A beam of ``width`` from the root ranked by ``g + h`` (the net guiding itself, ties in
     a random order): ``[(encoding, target)]`` for every state it expands."""
     out = []
-    level = [(0, game.root())]
+    root = game.root()
+    level = [(0, root, guide.encode(root, game.remaining(root)))]
     while level:
-        ranked = {}  # key -> (g + h, g, child)
-        for g, state in level:
+        ranked = {}  # key -> (g + h, g, child, its encoding)
+        for g, state, encoding in level:
             children = game.children(state)
             if not children:
                 continue
             costs = np.array([cost for cost, _ in children], dtype=np.float64)
-            open_ = [k for k, (_, child) in enumerate(children) if not game.finished(child)]
-            h = np.zeros(len(children))
-            if open_:
-                encoded = [guide.encode(children[k][1], game.remaining(children[k][1]))
-                           for k in open_]  # fmt: skip
-                h[open_] = np.maximum(guide.estimate(encoded), 0.0)
-            out.append((guide.encode(state, game.remaining(state)), float((costs + h).min())))
-            for k in open_:
+            encoded = _encode_open(game, guide, children)
+            h = _estimates(guide, encoded, len(children))
+            out.append((encoding, float((costs + h).min())))
+            for k in encoded:
                 child = children[k][1]
                 score = g + costs[k] + h[k] + 1e-6 * rng.random()
                 key = game.key(child)
                 if key not in ranked or ranked[key][0] > score:
-                    ranked[key] = (score, g + costs[k], child)
+                    ranked[key] = (score, g + costs[k], child, encoded[k])
         best = sorted(ranked.values(), key=lambda item: item[0])[:width]
-        level = [(g, child) for _, g, child in best]
+        level = [(g, child, encoding) for _, g, child, encoding in best]
     return out
 
 
