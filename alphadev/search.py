@@ -95,6 +95,8 @@ BEST_FIRST_MAX_REGISTERS = 10
 
 #: Sort sizes the search accepts.
 MAX_N = 8
+#: Most instructions ``--max-length`` allows an MCTS episode.
+MAX_EPISODE_LENGTH = 200
 #: Registers at most (the exported C maps each to a machine register).
 MAX_REGISTERS = asm.MAX_REGISTERS  # alphadev.isa.MAX_REGISTERS: the one limit
 
@@ -121,6 +123,13 @@ class SearchConfig:
         choices=MOVE_KINDS,
         help="the MCTS's moves: instructions (one each), macro (loads, stores and "
         "compare-exchanges of two registers, 3 or 4 instructions each), or both",
+    )
+    max_length: int | None = option(
+        None,
+        help="the most instructions one MCTS episode may hold until a first kernel bounds it "
+        "(default: the lowered sorting network + 2, 48 for sort5; compare-exchange moves "
+        "leave that no room for a wasted move)",
+        metavar="LENGTH",
     )
     gumbel: bool = option(
         False,
@@ -190,6 +199,7 @@ class SearchConfig:
         check_range("simulations", self.simulations, 1, 1_000_000)
         move_table(ActionSpace(Layout(self.n, registers), isa), self.moves)  # validates them
         check_range("target", self.target, 1)
+        check_range("max_length", self.max_length, 2 * self.n, MAX_EPISODE_LENGTH)
         check_range("seed", self.seed, 0, 2**63 - 1)
         parse_bytes("memory", self.memory, 16 << 20, 1 << 40)
         if self.objective not in OBJECTIVES:
@@ -261,7 +271,9 @@ def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
     if spec == "untrained":
         with torch.random.fork_rng():  # seeded weights without touching the global RNG
             torch.manual_seed(seed)
-            net = PolicyValueNet(NetworkConfig(phi_weight=1.0))  # as training starts
+            # as training starts (the positions sized to the episodes, as train does)
+            net = PolicyValueNet(NetworkConfig(phi_weight=1.0,
+                                               max_length=max(64, game.max_length)))  # fmt: skip
         location_ids(game, net.config)  # ValueError where the net cannot take the layout
         return NetworkEvaluator(net, game), "untrained network"
     try:
@@ -271,6 +283,12 @@ def make_evaluator(spec: str | None, game: AssemblyGame, seed: int = 0):
     if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
         raise ValueError(f"checkpoint {spec}: its weights hold NaN or infinite values")
     location_ids(game, net.config)
+    if game.max_length > net.config.max_length:
+        raise ValueError(
+            f"checkpoint {spec}: its net reads programs of at most {net.config.max_length} "
+            f"instructions, and this search's episodes may hold {game.max_length} "
+            "(--max-length)"
+        )
     return NetworkEvaluator(net, game), f"network {spec}"
 
 
@@ -545,7 +563,7 @@ def _run_lanes(
     """The body of :func:`run_search`: start the lanes, watch the clock, stop them, verify."""
     t0, task = shared.t0, shared.task
     deadline = t0 + config.time_limit
-    game = AssemblyGame(task, moves=config.moves)
+    game = AssemblyGame(task, moves=config.moves, max_length=config.max_length)
     # Load (on a first run: compile) the emulator that assembling and verifying a kernel use,
     # here, before a lane can hold numba's compiler lock for as long as a compilation takes.
     verify(Program(task.layout, ()), task, random_rows=3)

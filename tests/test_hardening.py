@@ -328,6 +328,7 @@ def test_non_ascii_digits_and_huge_header_values(tmp_path, text, message):
         (["--seed", "-1"], "--seed must be between 0 and"),
         (["--simulations", "0"], "--simulations must be between 1"),
         (["--target", "0"], "--target must be at least 1"),
+        (["--max-length", "5"], "--max-length must be between 6"),
         (["--method", "nope"], "invalid choice"),
     ],
 )

@@ -189,3 +189,20 @@ def test_the_packaged_net_is_looked_up_by_task_isa_and_moves():
     assert packaged_checkpoint(AssemblyGame(n=4, isa="minmax", moves="both")).name == (
         "sort4_minmax_both.pt"
     )
+
+
+def test_search_max_length_sets_the_mcts_episode_cap_and_is_checked():
+    from alphadev.search import PACKAGED_CHECKPOINTS, SearchConfig, make_evaluator, run_search
+
+    with pytest.raises(ValueError, match="--max-length"):
+        SearchConfig(n=5, max_length=9)  # loads and stores alone take 10
+    result = run_search(SearchConfig(n=4, method="mcts", moves="macro", max_length=40,
+                                     checkpoint="heuristic", time_limit=30, target=40,
+                                     objective="length"))  # fmt: skip
+    assert result.best is not None and result.best.length <= 40
+    assert verify(result.best.program, AssemblyGame(n=4).task).correct
+    long_game = AssemblyGame(n=4, moves="macro", max_length=70)
+    with pytest.raises(ValueError, match=r"at most 64 instructions.*may hold 70"):
+        make_evaluator(str(PACKAGED_CHECKPOINTS / "sort4_cmov_macro.pt"), long_game)
+    evaluator, _ = make_evaluator("untrained", long_game)  # sized to the episodes
+    assert evaluator.net.config.max_length >= 70
