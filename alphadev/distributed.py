@@ -177,7 +177,7 @@ class SearchWorker:
         import ray
 
         config = SearchConfig(**{**asdict(self.config), "seed": seed})
-        game = AssemblyGame(self.task, moves=config.moves)
+        game = AssemblyGame(self.task, moves=config.moves, max_length=config.max_length)
         # What the engines find goes to the incumbent; they prune with its length, too.
         self.shared = shared = Race(self.task, None, time.perf_counter())
         shared.on_better = partial(_tell, incumbent)
