@@ -95,6 +95,28 @@ def test_kill_and_resume_keeps_counters_replay_and_a_continuous_metrics_file(tmp
     assert metric_steps(run) == [5, 10, 15, 20, 25]
 
 
+def test_a_ctrl_c_whose_exception_a_library_swallows_still_stops_the_run(tmp_path, monkeypatch):
+    """Ray runs some Python in ctypes callbacks, which print a KeyboardInterrupt raised there
+    and go on: the Ctrl-C must still stop the run (as interrupted, with its checkpoint)."""
+    played = SelfPlay.next_episode
+    swallowed = []
+
+    def next_episode(self):
+        if not swallowed:
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:  # what a library's callback does with it
+                swallowed.append(True)
+        return played(self)
+
+    monkeypatch.setattr(SelfPlay, "next_episode", next_episode)
+    result = train(tiny(steps=40), run_dir=tmp_path / "run")
+    assert swallowed, "the SIGINT never raised in the episode's frame"
+    assert result.interrupted and result.stop_reason == "interrupted"
+    assert result.step == 0
+    assert load_checkpoint(tmp_path / "run")["counters"]["step"] == 0
+
+
 def test_same_seed_in_process_runs_give_identical_losses(tmp_path):
     a = train(tiny(steps=10), run_dir=tmp_path / "a")
     b = train(tiny(steps=10), run_dir=tmp_path / "b")

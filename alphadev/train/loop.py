@@ -475,48 +475,57 @@ def run(
     losses: list[dict[str, float]] = []  # every learner step's
     state_cache: dict = {}  # programs -> game states, for the learner
     stop_reason, failure, play, writer = "steps", None, None, None
-    try:
-        # 1. The run folder, its metrics so far and the TensorBoard log; demonstrations.
-        writer = _open_run_folder(prep)
-        if not prep.resume and config.demonstrations > 0 and len(prep.demos) == 0:
-            prep.demos.add(_demonstrations(prep.game, config.demonstrations, should_stop))
-        # 2. Self-play starts (worker processes, Ray actors, or this process).
-        play = _start_self_play(prep, should_stop)
-        while counters.step < config.steps:
-            check(should_stop)
-            # 3. Gather episodes until the replay is warm and the data ratio is met.
-            _gather_episodes(prep, play, on_status)
-            best = counters.best["length"]
-            if config.target is not None and best is not None and best <= config.target:
-                stop_reason = "target"
-                break
-            # 4. One learner step (dropped whole if the time runs out in it).
-            losses.append(_learner_step(prep, state_cache, should_stop))
-            counters.step += 1
-            # 5. On their schedules: new weights to the workers, a metrics row, a checkpoint.
-            step = counters.step
-            if config.workers and step % config.publish_every == 0:
-                play.publish()
-            if step % config.log_every == 0 or step == config.steps:
-                _log_metrics(prep, losses, _elapsed(prep, t0), should_stop, writer, on_progress)
-            if step % config.checkpoint_every == 0:
-                _checkpoint(prep, _elapsed(prep, t0))
-    except Stopped:
-        stop_reason = "time_limit"
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
-    except (RunFolderError, TrainError) as exc:
-        failure = exc
-    finally:
-        # 6. Always: stop the workers, write the checkpoint, close the log.
-        written, failure, late = _close_run(prep, play, writer, t0, failure)
-        if late:
+    with on_sigint(lambda: _interrupt(should_stop)):
+        try:
+            # 1. The run folder, its metrics so far and the TensorBoard log; demonstrations.
+            writer = _open_run_folder(prep)
+            if not prep.resume and config.demonstrations > 0 and len(prep.demos) == 0:
+                prep.demos.add(_demonstrations(prep.game, config.demonstrations, should_stop))
+            # 2. Self-play starts (worker processes, Ray actors, or this process).
+            play = _start_self_play(prep, should_stop)
+            while counters.step < config.steps:
+                check(should_stop)
+                # 3. Gather episodes until the replay is warm and the data ratio is met.
+                _gather_episodes(prep, play, on_status)
+                best = counters.best["length"]
+                if config.target is not None and best is not None and best <= config.target:
+                    stop_reason = "target"
+                    break
+                # 4. One learner step (dropped whole if the time runs out in it).
+                losses.append(_learner_step(prep, state_cache, should_stop))
+                counters.step += 1
+                # 5. On their schedules: new weights to the workers, a metrics row, a checkpoint.
+                step = counters.step
+                if config.workers and step % config.publish_every == 0:
+                    play.publish()
+                if step % config.log_every == 0 or step == config.steps:
+                    _log_metrics(prep, losses, _elapsed(prep, t0), should_stop, writer, on_progress)
+                if step % config.checkpoint_every == 0:
+                    _checkpoint(prep, _elapsed(prep, t0))
+        except Stopped:
+            stop_reason = "interrupted" if should_stop.interrupted else "time_limit"
+        except KeyboardInterrupt:
             stop_reason = "interrupted"
+        except (RunFolderError, TrainError) as exc:
+            failure = exc
+        finally:
+            # 6. Always: stop the workers, write the checkpoint, close the log.
+            written, failure, late = _close_run(prep, play, writer, t0, failure)
+            if late or should_stop.interrupted:
+                stop_reason = "interrupted"
     if failure is not None:
         kept = f"checkpoint {written} written" if written else "no checkpoint written"
         raise type(failure)(f"{failure}; stopped at step {counters.step}; {kept}")
     return TrainResult(prep.run_dir, counters.step, counters.episodes, counters.best["length"],
                        losses, stop_reason == "interrupted", stop_reason, written)  # fmt: skip
+
+
+def _interrupt(should_stop: Deadline) -> None:
+    """Ctrl-C during a run: the stop request every poll sees, then the ``KeyboardInterrupt``
+    that ends a blocking wait at once. Where a library swallows the exception (Ray's ctypes
+    callbacks print it and go on), the request still stops the run at the next poll."""
+    should_stop.interrupt()
+    raise KeyboardInterrupt
 
 
 def _elapsed(prep: Prepared, t0: float) -> float:

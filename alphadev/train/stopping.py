@@ -56,13 +56,20 @@ def check(should_stop: ShouldStop | None) -> None:
 
 class Deadline:
     """``Deadline(started, seconds)()`` is True once ``seconds`` have passed since
-    ``started`` (a :func:`time.perf_counter` reading); never with ``seconds=None``."""
+    ``started`` (a :func:`time.perf_counter` reading; never with ``seconds=None``) or once
+    :meth:`interrupt` was called (a Ctrl-C: a request every poll sees, where the
+    ``KeyboardInterrupt`` raised with it can be swallowed by a library's callback)."""
 
     def __init__(self, started: float, seconds: float | None) -> None:
         self.at = None if seconds is None else started + seconds
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        """Ask the run to stop now (the next poll raises :class:`Stopped`)."""
+        self.interrupted = True
 
     def __call__(self) -> bool:
-        return self.at is not None and time.perf_counter() >= self.at
+        return self.interrupted or (self.at is not None and time.perf_counter() >= self.at)
 
     def left(self) -> float | None:
         """Seconds left (at least 0), or None without a limit."""
