@@ -160,7 +160,8 @@ def test_the_tree_and_the_network_chunks_follow_the_memory_budget():
         rows, locations = task.initial_state.shape
         node = bytes_per_node(rows, locations, len(task.action_space))
         forward = position_bytes(rows, locations, n, 64, 64)
-        assert plan.tree_nodes * node + plan.eval_chunk * forward <= budget
+        trees = (plan.tree_nodes + plan.attempt_nodes) * node
+        assert trees + plan.eval_chunk * forward <= budget
         assert plan.learn_chunk * forward * 5 // 4 <= budget
         assert plan.tree_nodes >= 16 and plan.eval_chunk >= 1 and plan.learn_chunk >= 1
     assert TrainConfig(n=7, workers=0).plan.tree_nodes < 1000  # the old floor: 2.9 GB
@@ -175,6 +176,40 @@ def test_the_tree_and_the_network_chunks_follow_the_memory_budget():
         player.episode(config.longest)
     assert player.mcts.config.max_nodes == config.plan.tree_nodes
     assert player.mcts.config.batch_size <= config.mcts_batch
+
+
+def test_attempts_below_the_best_play_in_a_tree_of_their_own():
+    """The player's tree is not touched by an attempt below its best length; an attempt given
+    up on is dropped, one that sorts becomes the player's tree."""
+    config = tiny(simulations=32)
+    assert config.plan.attempt_nodes >= 16
+    player = SelfPlayer(AssemblyGame(SortTask(2), max_length=config.longest),
+                        PolicyValueNet(NetworkConfig(**config.network)), config,
+                        np.random.default_rng(0))  # fmt: skip
+    lengths = [s["length"] for _, s in (player.episode(config.longest) for _ in range(5))
+               if s["correct"]]  # fmt: skip
+    assert lengths and player.best == min(lengths) and player.attempt is None
+    main = player.mcts
+    simulations = main.simulations
+    _, stats = player.episode(2)  # sort2 needs 3 instructions: an attempt that must fail
+    assert not stats["correct"] and player.attempt is not None
+    assert player.mcts is main and main.simulations == simulations
+    assert player.attempt.config.max_nodes == config.plan.attempt_nodes
+    player.episode(player.best)  # given up on: back in the player's tree, the attempt gone
+    assert player.attempt is None and player.mcts is main and main.simulations > simulations
+    player.best = config.longest  # as if the player had only sorted at the longest so far
+    attempt = None
+    for _ in range(10):
+        _, stats = player.episode(config.longest - 1)
+        if stats["correct"]:
+            break
+        assert player.attempt is not None and player.mcts is main
+        attempt = player.attempt
+    assert stats["correct"], "no attempt sorted in 10 episodes"
+    assert player.mcts is not main and player.attempt is None  # promoted
+    assert attempt is None or player.mcts is attempt
+    assert player.mcts.config.max_nodes == config.plan.attempt_nodes
+    assert player.best == stats["length"]
 
 
 def test_a_learner_step_in_micro_batches_is_the_same_step():

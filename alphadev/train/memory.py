@@ -16,8 +16,9 @@ position is 545,835 test rows) rather than with the run's length:
 :func:`plan_memory` shares ``--memory`` among them and the processes that hold them: with
 ``--workers 0`` one process plays and learns (the activations of play and of learning are never
 held at once); with ``W`` workers the learner and each worker (a process, or a Ray actor) get
-an equal share. From its share a player's tree gets its node cap (at most
-``--tree-memory-mb``), the network is run on as many positions at a time as fit (the MCTS's
+an equal share. From its share a player's trees get their node caps (each at most
+``--tree-memory-mb``; a quarter of the share for the tree of attempts below the best
+length), the network is run on as many positions at a time as fit (the MCTS's
 ``--mcts-batch`` leaves are evaluated in such chunks), and the learner accumulates the
 gradient of its ``--batch-size`` positions over micro-batches that fit. Where even one position
 or :data:`MIN_TREE_NODES` tree nodes do not fit, the config is refused up front with the
@@ -44,6 +45,9 @@ STATE_CACHE_BYTES = 256 << 20
 #: The smallest search tree a player may have (the search's own floor: a tree that fills up
 #: starts afresh where it was searching, so a small one works, with less memory of the past).
 MIN_TREE_NODES = 16
+#: A player's tree memory is split: this fraction (1 / the number) goes to its tree of attempts
+#: below its best length (:class:`~alphadev.train.self_play.SelfPlayer`), the rest to its tree.
+ATTEMPT_TREE_SHARE = 4
 #: Bytes a replay position takes beyond its policy and program (Python objects).
 SAMPLE_OVERHEAD = 300
 #: A network pass over a position this large is slow enough (sort7: 0.2 s, sort8: 10 s on one
@@ -80,6 +84,8 @@ class MemoryPlan:
 
     Attributes:
         tree_nodes: node cap of each self-play search tree.
+        attempt_nodes: node cap of a player's second tree, for the episodes at a target below
+            the shortest program it has sorted in (0: none, they share the first).
         mcts_batch: leaves per batch of the self-play search (``--mcts-batch``, fewer when
             their states would not fit).
         eval_chunk: positions per network forward pass in self-play.
@@ -93,6 +99,7 @@ class MemoryPlan:
     """
 
     tree_nodes: int
+    attempt_nodes: int
     mcts_batch: int
     eval_chunk: int
     value_chunk: int
@@ -140,8 +147,14 @@ def _allocate(sizes: Sizes, budget: int, *, workers: int, mcts_batch: int, batch
         cache = min(STATE_CACHE_BYTES, share // 4)
         play_temps = share // 2
         tree = share - play_temps
-    # --tree-memory-mb caps a tree, but never below the smallest tree the budget allows
-    nodes = max(min(tree, tree_limit) // node, min(MIN_TREE_NODES, tree // node))
+    # a quarter for the tree of attempts below the best length (none where it would be
+    # smaller than the floor: the attempts then share the player's tree); --tree-memory-mb
+    # caps each tree, but never below the smallest tree the budget allows
+    attempt = min(tree // ATTEMPT_TREE_SHARE, tree_limit) // node
+    if attempt < MIN_TREE_NODES:
+        attempt = 0
+    main = min(tree - attempt * node, tree_limit)
+    nodes = max(main // node, min(MIN_TREE_NODES, tree // node))
     eval_chunk = min(mcts_batch, play_temps // (forward + state))
     learn_chunk = min(batch_size, learn_temps // learn)
     if nodes < MIN_TREE_NODES or eval_chunk < 1 or learn_chunk < 1:
@@ -149,6 +162,7 @@ def _allocate(sizes: Sizes, budget: int, *, workers: int, mcts_batch: int, batch
     batch = min(mcts_batch, (play_temps - eval_chunk * forward) // state, nodes // 2)
     return MemoryPlan(
         tree_nodes=int(nodes),
+        attempt_nodes=int(attempt),
         mcts_batch=int(max(1, batch)),
         eval_chunk=int(eval_chunk),
         value_chunk=int(max(1, play_temps // (forward + state))),

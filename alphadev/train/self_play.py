@@ -97,6 +97,14 @@ class SelfPlayer:
     :mod:`alphadev.train.memory`) so that newer weights take over. When the target length
     rises, what the tighter target killed in the tree is opened again
     (:meth:`~alphadev.mcts.MCTS.loosen`).
+
+    Episodes at a target below the shortest program this player has sorted in (attempts at a
+    record that may not exist) are played in a second tree of their own (``plan.attempt_nodes``
+    nodes; none where the budget leaves no room for one): the tree's statistics do not know
+    the target, so hundreds of failed attempts played in the first tree would bury the paths
+    that sort at the best length (measured: sort3 runs that held 17 or 19 at 95% correct fell
+    to 0-10% after an attempt below it). An attempt that sorts makes its tree the player's
+    tree; one the curriculum gives up on is dropped with its tree.
     ``target_length`` (the curriculum's, see :mod:`alphadev.train.loop`) is the longest
     program an episode may end correct with: positions that cannot finish in time are dead.
     ``should_stop`` is polled before every network pass and every move: when it says so, the
@@ -110,6 +118,10 @@ class SelfPlayer:
         self.should_stop = should_stop
         self.mcts: MCTS | None = None
         self._tree_target = 0  # the target the tree was last pruned for
+        self._tree_episodes = 0  # episodes played in it
+        self.attempt: MCTS | None = None  # the tree of the attempt below the best, if any
+        self._attempt_target = 0
+        self.best: int | None = None  # the shortest program this player has sorted in
         self.episodes = 0
 
     def episode(self, target_length: int) -> tuple[list[Sample], dict]:
@@ -117,23 +129,7 @@ class SelfPlayer:
         simulations, target_length}``."""
         game, config, plan = self.game, self.config, self.config.plan
         check(self.should_stop)
-        if self.mcts is None or self.episodes % config.tree_episodes == 0:
-            self.mcts = None  # the old tree goes before the new one is allocated
-            self._tree_target = target_length
-            evaluator = ChunkedEvaluator(self.net, game, plan.eval_chunk, self.should_stop,
-                                         threaded=plan.threaded)  # fmt: skip
-            self.mcts = MCTS(game, evaluator,
-                             MCTSConfig(batch_size=plan.mcts_batch, max_nodes=plan.tree_nodes),
-                             rng=self.rng)  # fmt: skip
-        self.episodes += 1
-        mcts = self.mcts
-        if target_length > self._tree_target:
-            # a tighter target killed edges for good: they open again, the statistics stay
-            # (a fresh tree instead loses the search memory the agent sorts with)
-            mcts.loosen(target_length + 1)
-        else:
-            mcts.bound = target_length + 1
-        self._tree_target = target_length
+        mcts = self._tree(target_length)
         before = mcts.simulations
         node = mcts.root(game.initial_state())
         programs, policies, rewards = [], [], []
@@ -161,6 +157,11 @@ class SelfPlayer:
             state = child_state
         self._value(pending, bootstrap, potential)
         correct = mcts.is_correct(node) and state.length <= target_length
+        if correct:
+            self.best = state.length if self.best is None else min(self.best, state.length)
+            if mcts is self.attempt:  # a new best: the attempt's tree goes on as the player's
+                self.mcts, self._tree_target = mcts, target_length
+                self._tree_episodes, self.attempt = 0, None
         samples = self._samples(programs, policies, rewards, state, correct, bootstrap,
                                 potential)  # fmt: skip
         stats = {
@@ -173,6 +174,34 @@ class SelfPlayer:
             "sorted": mcts.is_correct(node) and state.length <= default_max_length(game.n),
         }
         return samples, stats
+
+    def _tree(self, target_length: int) -> MCTS:
+        """The tree to play an episode at ``target_length`` in, its bound set: the attempt
+        tree below the best length (made on first use), else the player's tree (started
+        afresh every ``tree_episodes`` episodes)."""
+        config, plan = self.config, self.config.plan
+        self.episodes += 1
+        if self.best is not None and target_length < self.best and plan.attempt_nodes:
+            if self.attempt is None:
+                self.attempt = self._new_tree(plan.attempt_nodes)
+                self._attempt_target = target_length
+            self._attempt_target = _bound_for(self.attempt, self._attempt_target, target_length)
+            return self.attempt
+        self.attempt = None  # an attempt given up on: its tree goes
+        if self.mcts is None or self._tree_episodes >= config.tree_episodes:
+            self.mcts = None  # the old tree goes before the new one is allocated
+            self.mcts = self._new_tree(plan.tree_nodes)
+            self._tree_target, self._tree_episodes = target_length, 0
+        self._tree_episodes += 1
+        self._tree_target = _bound_for(self.mcts, self._tree_target, target_length)
+        return self.mcts
+
+    def _new_tree(self, nodes: int) -> MCTS:
+        plan = self.config.plan
+        evaluator = ChunkedEvaluator(self.net, self.game, plan.eval_chunk, self.should_stop,
+                                     threaded=plan.threaded)  # fmt: skip
+        return MCTS(self.game, evaluator, MCTSConfig(batch_size=plan.mcts_batch, max_nodes=nodes),
+                    rng=self.rng)  # fmt: skip
 
     def _value(self, states, bootstrap: list, potential: list) -> None:
         """Append the correctness value and the weighted potential of each of ``states``."""
@@ -207,6 +236,18 @@ class SelfPlayer:
                 target += float(bootstrap[end]) + potential[end]
             samples.append(Sample(program, policy, target - potential[t], latency_return))
         return samples
+
+
+def _bound_for(mcts: MCTS, pruned_for: int, target_length: int) -> int:
+    """Set ``mcts``'s bound for episodes at ``target_length`` (its tree last pruned for
+    ``pruned_for``); returns the target it is now pruned for."""
+    if target_length > pruned_for:
+        # a tighter target killed edges for good: they open again, the statistics stay
+        # (a fresh tree instead loses the search memory the agent sorts with)
+        mcts.loosen(target_length + 1)
+    else:
+        mcts.bound = target_length + 1
+    return target_length
 
 
 def self_play_episode(
