@@ -91,7 +91,8 @@ class TrainConfig:
     tree_memory_mb: int = option(
         256,
         help="MB a self-play search tree may hold at most (less where --memory is short; "
-        "never fewer than 16 nodes)",
+        "never fewer than 16 nodes); a player's tree of attempts below its best length gets a "
+        "quarter of its tree memory, the same cap",
     )
     memory: str = option(
         "2GB",
