@@ -110,7 +110,13 @@ def test_a_ctrl_c_whose_exception_a_library_swallows_still_stops_the_run(tmp_pat
         return played(self)
 
     monkeypatch.setattr(SelfPlay, "next_episode", next_episode)
-    result = train(tiny(steps=40), run_dir=tmp_path / "run")
+    # Python's own Ctrl-C handler, as in a user's shell (an earlier test in this worker may
+    # have left SIGINT ignored: an interrupted in-process search does so on its way out)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = train(tiny(steps=40), run_dir=tmp_path / "run")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert swallowed, "the SIGINT never raised in the episode's frame"
     assert result.interrupted and result.stop_reason == "interrupted"
     assert result.step == 0
