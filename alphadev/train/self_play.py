@@ -122,7 +122,6 @@ class SelfPlayer:
         self.attempt: MCTS | None = None  # the tree of the attempt below the best, if any
         self._attempt_target = 0
         self.best: int | None = None  # the shortest program this player has sorted in
-        self.episodes = 0
 
     def episode(self, target_length: int) -> tuple[list[Sample], dict]:
         """One episode; returns its training samples and ``{correct, length, program,
@@ -180,7 +179,6 @@ class SelfPlayer:
         tree below the best length (made on first use), else the player's tree (started
         afresh every ``tree_episodes`` episodes)."""
         config, plan = self.config, self.config.plan
-        self.episodes += 1
         if self.best is not None and target_length < self.best and plan.attempt_nodes:
             if self.attempt is None:
                 self.attempt = self._new_tree(plan.attempt_nodes)
